@@ -1,0 +1,27 @@
+package dissect
+
+import (
+	"net/netip"
+	"time"
+)
+
+// ConnInfo describes the TCP connection a Session is opened for. The
+// reassembly layer fills it in from the first packet it sees.
+type ConnInfo struct {
+	// Client and Server are the two endpoints; the server is the side
+	// listening on an MSNP port (or judged so by content).
+	Client netip.AddrPort
+	Server netip.AddrPort
+	// Start is the packet time of the first packet of the connection.
+	Start time.Time
+	// SYN is true when the connection's handshake was captured, false when
+	// the capture starts in the middle of it.
+	SYN bool
+	// File and Packet locate the first packet: the capture file's name and
+	// its 1-based packet number within that file.
+	File   string
+	Packet int64
+	// DetectedBy says how the connection was recognised as MSNP: "port" or
+	// "content".
+	DetectedBy string
+}

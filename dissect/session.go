@@ -1,0 +1,382 @@
+package dissect
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Handler receives the dissector's results as they are produced. The
+// dissector calls it synchronously from Feed, Gap and End.
+type Handler interface {
+	// Command is called for each complete command, in wire order per
+	// session. The Command is owned by the receiver.
+	Command(s *Session, c *Command)
+	// Anomaly is called for each anomaly; a is owned by the receiver.
+	Anomaly(s *Session, a *Anomaly)
+	// SessionEnd is called once per session, after its last command.
+	SessionEnd(s *Session)
+}
+
+// maxAnomalies bounds the anomalies a session lists; AnomalyCounts stays
+// exact beyond it. A damaged stream can produce one per line.
+const maxAnomalies = 1000
+
+// maxRedirectMemory bounds how many recent NS referrals the analyzer
+// remembers to link a dispatch session to the notification session that
+// follows it.
+const maxRedirectMemory = 4096
+
+// Analyzer dissects the MSNP connections of one capture. It assigns
+// session IDs in the order connections are opened. It is not safe for
+// concurrent use.
+type Analyzer struct {
+	h       Handler
+	lim     Limits
+	nextID  int
+	pending []pendingRedirect
+}
+
+type pendingRedirect struct {
+	to      netip.AddrPort
+	client  netip.Addr
+	from    *Session
+	index   int // into from.Redirects
+	claimed bool
+}
+
+// NewAnalyzer returns an Analyzer reporting to h under the given limits
+// (zero fields take their defaults).
+func NewAnalyzer(h Handler, lim Limits) *Analyzer {
+	return &Analyzer{h: h, lim: lim.withDefaults()}
+}
+
+// Session is the dissection of one TCP connection carrying MSNP. Its
+// exported fields are the session's report; they are final once the
+// Handler's SessionEnd has been called, except Redirects[i].Session, which
+// is set when a later connection follows a referral.
+type Session struct {
+	ID   int
+	Conn ConnInfo
+	Kind Kind
+	// KindEvidence names what decided Kind.
+	KindEvidence       string
+	StartTime, EndTime time.Time
+	// Closed is set when the connection was seen to close (FIN or RST).
+	Closed bool
+	// Done is set once End was called.
+	Done bool
+	// Parent is the ID of the session whose referral led to this one, 0
+	// when none.
+	Parent int
+
+	Version      Negotiation
+	Auth         *Auth
+	Redirects    []Redirect
+	Transactions []*Transaction
+	GroupOps     []*GroupOp
+	Errors       []ErrorReply
+	Anomalies    []Anomaly
+	// AnomalyCounts counts anomalies by kind, including those beyond the
+	// listing limit.
+	AnomalyCounts map[string]int
+	// Out is the first OUT seen, nil when none.
+	Out *Out
+
+	// Commands counts commands per direction (index C2S, S2C).
+	Commands [2]int
+	// Bytes counts stream bytes per direction, lost bytes included.
+	Bytes [2]int64
+	// Lost counts bytes never captured per direction.
+	Lost [2]int64
+	// UnmatchedReplies counts server lines whose TrID no client command
+	// used.
+	UnmatchedReplies int
+	// EvictedPending counts transactions dropped from matching while still
+	// unanswered (Limits.MaxPending).
+	EvictedPending int
+	// UnlistedTransactions counts transactions matched but not listed
+	// (Limits.MaxTransactions).
+	UnlistedTransactions int
+
+	a        *Analyzer
+	half     [2]half
+	params   [][]byte
+	seq      int
+	groups   map[string]string
+	open     map[int64]*Transaction
+	ring     []int64 // TrIDs in the order they were opened
+	ringHead int
+	opByTrID map[int64]*GroupOp
+	evidence [3]string // first evidence for switchboard, notification, dispatch
+}
+
+// Out records an OUT command (commands/out.md).
+type Out struct {
+	Dir    Dir
+	Time   time.Time
+	Reason string
+}
+
+// Open starts a session for a new connection.
+func (a *Analyzer) Open(c ConnInfo) *Session {
+	a.nextID++
+	s := &Session{
+		ID:            a.nextID,
+		Conn:          c,
+		Kind:          KindUnknown,
+		StartTime:     c.Start,
+		EndTime:       c.Start,
+		AnomalyCounts: map[string]int{},
+		a:             a,
+		groups:        map[string]string{},
+		open:          map[int64]*Transaction{},
+		opByTrID:      map[int64]*GroupOp{},
+		params:        make([][]byte, 0, 16),
+	}
+	for d := C2S; d <= S2C; d++ {
+		s.half[d] = half{s: s, d: d, fr: newFramer(a.lim.MaxLine, c.SYN)}
+	}
+	a.link(s)
+	return s
+}
+
+// link sets s.Parent when s follows a referral seen earlier.
+func (a *Analyzer) link(s *Session) {
+	for i := len(a.pending) - 1; i >= 0; i-- {
+		p := &a.pending[i]
+		if p.claimed || p.to != s.Conn.Server || p.client != s.Conn.Client.Addr() {
+			continue
+		}
+		if p.from.StartTime.After(s.StartTime) {
+			continue
+		}
+		p.claimed = true
+		s.Parent = p.from.ID
+		p.from.Redirects[p.index].Session = s.ID
+		return
+	}
+}
+
+func (a *Analyzer) remember(p pendingRedirect) {
+	if len(a.pending) >= maxRedirectMemory {
+		n := copy(a.pending, a.pending[len(a.pending)/2:])
+		clear(a.pending[n:])
+		a.pending = a.pending[:n]
+	}
+	a.pending = append(a.pending, p)
+}
+
+// Feed gives the session the next bytes of direction d, which arrived at
+// packet time t. b is only read during the call.
+func (s *Session) Feed(d Dir, t time.Time, b []byte) {
+	if s.Done || d > S2C {
+		return
+	}
+	s.touch(t)
+	s.Bytes[d] += int64(len(b))
+	h := &s.half[d]
+	h.fr.feed(h, t, b)
+}
+
+// Gap tells the session that n bytes of direction d were never captured.
+func (s *Session) Gap(d Dir, t time.Time, n int) {
+	if s.Done || d > S2C || n <= 0 {
+		return
+	}
+	s.touch(t)
+	s.Bytes[d] += int64(n)
+	s.Lost[d] += int64(n)
+	h := &s.half[d]
+	s.anomaly(Anomaly{Kind: "gap", Time: t, Dir: d, Offset: h.fr.off, Bytes: n, Detail: "bytes never captured"})
+	h.fr.gap(h, t, n)
+}
+
+// End finishes the session at time t; closed says whether the connection
+// was seen to close. Later calls do nothing.
+func (s *Session) End(t time.Time, closed bool) {
+	if s.Done {
+		return
+	}
+	s.touch(t)
+	for d := C2S; d <= S2C; d++ {
+		h := &s.half[d]
+		h.fr.end(h, t)
+		if h.cur != nil {
+			s.finish(h.cur)
+			h.cur = nil
+		}
+	}
+	s.Closed = closed
+	s.Done = true
+	s.decideKind()
+	s.a.h.SessionEnd(s)
+}
+
+func (s *Session) touch(t time.Time) {
+	if t.After(s.EndTime) {
+		s.EndTime = t
+	}
+	if s.StartTime.IsZero() || t.Before(s.StartTime) {
+		s.StartTime = t
+	}
+}
+
+// Groups returns the session's contact groups, in no particular order.
+func (s *Session) Groups() []Group {
+	out := make([]Group, 0, len(s.groups))
+	for id, name := range s.groups {
+		out = append(out, Group{ID: id, Name: name})
+	}
+	return out
+}
+
+func (s *Session) anomaly(a Anomaly) {
+	s.AnomalyCounts[a.Kind]++
+	if len(s.Anomalies) < maxAnomalies {
+		s.Anomalies = append(s.Anomalies, a)
+	}
+	s.a.h.Anomaly(s, &a)
+}
+
+// quote returns at most maxQuote bytes of b as a string.
+func quote(b []byte) string {
+	if len(b) > maxQuote {
+		b = b[:maxQuote]
+	}
+	return string(b)
+}
+
+// half is one direction of a session: its framer and the command waiting
+// for its payload.
+type half struct {
+	s   *Session
+	d   Dir
+	fr  framer
+	cur *Command
+}
+
+func (h *half) event(kind string, t time.Time, off int64, n int, detail string, q []byte) {
+	h.s.anomaly(Anomaly{Kind: kind, Time: t, Dir: h.d, Offset: off, Bytes: n, Detail: detail, Line: quote(q)})
+}
+
+func (h *half) payload(b []byte) {
+	c := h.cur
+	if c == nil {
+		return
+	}
+	if room := h.s.a.lim.RetainPayload - len(c.Payload); room > 0 {
+		c.Payload = append(c.Payload, b[:min(room, len(b))]...)
+	}
+}
+
+func (h *half) payloadEnd(t time.Time, lost int) {
+	c := h.cur
+	if c == nil {
+		return
+	}
+	h.cur = nil
+	c.PayloadLost = lost
+	if lost > 0 {
+		h.s.anomaly(Anomaly{Kind: "truncated_payload", Time: t, Dir: h.d, Offset: c.Offset, Bytes: lost,
+			Detail: "payload bytes never captured", Line: quote([]byte(c.Verb))})
+	}
+	h.s.finish(c)
+}
+
+// line handles one complete line; see lineSink.
+func (h *half) line(t time.Time, off int64, raw []byte, inSync bool) int {
+	s := h.s
+	body := raw[:len(raw)-1]
+	bareLF := true
+	if n := len(body); n > 0 && body[n-1] == '\r' {
+		body, bareLF = body[:n-1], false
+	}
+	verb, params := splitLine(body, s.params)
+	s.params = params[:0]
+	if !inSync && !plausible(verb, params, h.d, bareLF) {
+		return -2
+	}
+	if !isVerbShape(verb) {
+		s.anomaly(Anomaly{Kind: "unknown_verb", Time: t, Dir: h.d, Offset: off, Bytes: len(raw),
+			Detail: "line does not start with a command", Line: quote(body)})
+		return -1
+	}
+	sh := shapeOf(verb, params, h.d, s.Version.Number)
+	c := &Command{
+		Session:    s.ID,
+		Time:       t,
+		Dir:        h.d,
+		Offset:     off,
+		Verb:       internVerb(verb, sh.spec),
+		HasTrID:    sh.hasTrID,
+		TrID:       sh.trid,
+		ErrorCode:  sh.errCode,
+		PayloadLen: -1,
+		BareLF:     bareLF,
+	}
+	first := 0
+	if sh.hasTrID {
+		first = 1
+	}
+	if len(params) > first {
+		c.Args = make([]string, len(params)-first)
+		for i, p := range params[first:] {
+			c.Args[i] = string(p)
+		}
+	}
+	if bareLF {
+		s.anomaly(Anomaly{Kind: "bare_lf", Time: t, Dir: h.d, Offset: off, Detail: "line ends in LF without CR", Line: quote(body)})
+	}
+	switch {
+	case sh.badLength:
+		s.anomaly(Anomaly{Kind: "bad_length", Time: t, Dir: h.d, Offset: off,
+			Detail: "payload length missing or not a decimal number", Line: quote(body)})
+	case sh.payload > s.a.lim.MaxPayload:
+		s.anomaly(Anomaly{Kind: "bad_length", Time: t, Dir: h.d, Offset: off, Bytes: sh.payload,
+			Detail: "payload length above the limit; not honoured, resynchronising", Line: quote(body)})
+		s.finish(c)
+		h.fr.sync = false
+		return -1
+	case sh.payload >= 0:
+		c.PayloadLen = sh.payload
+		h.cur = c
+		return sh.payload
+	}
+	s.finish(c)
+	return -1
+}
+
+// plausible reports whether a line read while resynchronising looks like a
+// real command of direction d, so that framing can restart there.
+func plausible(verb []byte, params [][]byte, d Dir, bareLF bool) bool {
+	if bareLF || len(verb) != 3 {
+		return false
+	}
+	if isDigits(verb) {
+		return d == S2C && len(params) == 1 && isDigits(params[0])
+	}
+	v := lookupVerb(verb)
+	if v == nil || !v.form(d).ok {
+		return false
+	}
+	for _, p := range params {
+		if len(p) == 0 {
+			return false
+		}
+		for _, c := range p {
+			if c < 0x21 || c == 0x7f {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// internVerb returns the verb as a string without allocating for known
+// verbs.
+func internVerb(b []byte, spec *VerbSpec) string {
+	if spec != nil {
+		return spec.Verb
+	}
+	return string(b)
+}

@@ -1,0 +1,134 @@
+package dissect
+
+import (
+	"os"
+	"testing"
+	"time"
+)
+
+// recorder is a Handler that keeps everything it is given.
+type recorder struct {
+	cmds      []*Command
+	anomalies []Anomaly
+	ended     []*Session
+}
+
+func (r *recorder) Command(s *Session, c *Command) { r.cmds = append(r.cmds, c) }
+func (r *recorder) Anomaly(s *Session, a *Anomaly) { r.anomalies = append(r.anomalies, *a) }
+func (r *recorder) SessionEnd(s *Session)          { r.ended = append(r.ended, s) }
+
+var t0 = time.Date(2024, 9, 14, 13, 52, 40, 0, time.UTC)
+
+// feedTranscript runs a transcript through an Analyzer, one event per
+// Feed call split every split bytes (0: whole events), one session per
+// connection, each connection ending after its last event.
+func feedTranscript(t *testing.T, tr *Transcript, split int) *recorder {
+	t.Helper()
+	r := &recorder{}
+	a := NewAnalyzer(r, Limits{})
+	sessions := make([]*Session, len(tr.Conns))
+	last := make([]int, len(tr.Conns))
+	for i, e := range tr.Events {
+		last[e.Conn] = i
+	}
+	now := t0
+	for i, e := range tr.Events {
+		now = now.Add(time.Millisecond + e.Wait)
+		s := sessions[e.Conn]
+		if s == nil {
+			c := tr.Conns[e.Conn]
+			s = a.Open(ConnInfo{Client: c.Client, Server: c.Server, Start: now, SYN: true, DetectedBy: "port"})
+			sessions[e.Conn] = s
+		}
+		data := append([]byte(nil), e.Data...)
+		if split <= 0 {
+			s.Feed(e.Dir, now, data)
+		} else {
+			for len(data) > 0 {
+				k := min(split, len(data))
+				s.Feed(e.Dir, now, data[:k])
+				for j := range data[:k] {
+					data[j] = 'X' // the session must not keep fed bytes
+				}
+				data = data[k:]
+			}
+		}
+		if last[e.Conn] == i {
+			s.End(now, true)
+		}
+	}
+	return r
+}
+
+func loadTranscript(t *testing.T, name string) *Transcript {
+	t.Helper()
+	text, err := os.ReadFile("../testdata/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := ParseTranscript(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr
+}
+
+func TestMSNP7Sessions(t *testing.T) {
+	tr := loadTranscript(t, "msnp7-login.txt")
+	for _, split := range []int{0, 1, 2, 3, 7, 64} {
+		r := feedTranscript(t, tr, split)
+		if len(r.ended) != 2 {
+			t.Fatalf("split %d: %d sessions, want 2", split, len(r.ended))
+		}
+		if len(r.anomalies) != 0 {
+			t.Errorf("split %d: anomalies %+v", split, r.anomalies)
+		}
+		ds, ns := r.ended[0], r.ended[1]
+		if ds.Kind != KindDispatch || ns.Kind != KindNotification {
+			t.Errorf("split %d: kinds %s/%s", split, ds.Kind, ns.Kind)
+		}
+		if len(ds.Redirects) != 1 || ds.Redirects[0].To != "10.0.0.5:1863" || ds.Redirects[0].From != "10.0.0.1:1863" || ds.Redirects[0].Session != ns.ID {
+			t.Errorf("split %d: redirects %+v", split, ds.Redirects)
+		}
+		if ns.Parent != ds.ID {
+			t.Errorf("split %d: parent %d", split, ns.Parent)
+		}
+		if ns.Version.Selected != "MSNP7" || len(ns.Version.Offered) != 5 {
+			t.Errorf("split %d: version %+v", split, ns.Version)
+		}
+		if ns.Auth == nil || ns.Auth.Method != "MD5" || ns.Auth.User != "example@hotmail.com" || ns.Auth.Result != StatusOK {
+			t.Errorf("split %d: auth %+v", split, ns.Auth)
+		}
+		var ops []string
+		for _, op := range ns.GroupOps {
+			ops = append(ops, op.Op+" "+op.GroupID+" "+op.Name+" "+op.Contact+" "+string(op.Status))
+		}
+		want := []string{
+			"ADG 2 New Group 1  ok",
+			"REG 2 Cool People  ok",
+			"ADD 2 Cool People anotheruser@hotmail.com ok",
+			"REM 2 Cool People anotheruser@hotmail.com ok",
+			"RMG 2 Cool People  ok",
+		}
+		if len(ops) != len(want) {
+			t.Fatalf("split %d: ops %q", split, ops)
+		}
+		for i := range want {
+			if ops[i] != want[i] {
+				t.Errorf("split %d: op %d = %q, want %q", split, i, ops[i], want[i])
+			}
+		}
+		groups := map[string]string{}
+		for _, g := range ns.Groups() {
+			groups[g.ID] = g.Name
+		}
+		if len(groups) != 2 || groups["0"] != "Other Contacts" || groups["1"] != "Friends" {
+			t.Errorf("split %d: groups %v", split, groups)
+		}
+		for _, tx := range ns.Transactions {
+			if tx.Status != StatusOK {
+				t.Errorf("split %d: transaction %d %s is %s", split, tx.TrID, tx.Verb, tx.Status)
+			}
+		}
+	}
+}

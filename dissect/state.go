@@ -1,0 +1,431 @@
+package dissect
+
+import (
+	"net/netip"
+	"strconv"
+	"strings"
+)
+
+// finish records a complete command: its role, its transaction, what it
+// means for the session's state, and hands it to the Handler.
+func (s *Session) finish(c *Command) {
+	c.Seq = s.seq
+	s.seq++
+	s.Commands[c.Dir]++
+	s.checkPlace(c)
+	var tx *Transaction
+	switch {
+	case c.Dir == C2S:
+		c.Role = RoleRequest
+		if c.HasTrID {
+			tx = s.track(c)
+		}
+	case c.ErrorCode > 0:
+		c.Role = RoleError
+		tx = s.matchReply(c)
+		e := ErrorReply{TrID: c.TrID, Code: c.ErrorCode, Time: c.Time}
+		if ec, ok := LookupError(c.ErrorCode); ok {
+			e.Name = ec.Name
+		} else {
+			s.anomaly(Anomaly{Kind: "unknown_error_code", Time: c.Time, Dir: c.Dir, Offset: c.Offset,
+				Detail: "error code not in the error table", Line: quote([]byte(c.Line()))})
+		}
+		if tx != nil {
+			e.Verb = tx.Verb
+		}
+		s.Errors = append(s.Errors, e)
+	case c.HasTrID:
+		c.Role = RoleServer
+		if tx = s.matchReply(c); tx != nil {
+			c.Role = RoleReply
+		}
+	default:
+		c.Role = RoleServer
+	}
+	s.apply(c, tx)
+	s.a.h.Command(s, c)
+}
+
+// matchReply matches a server line carrying a TrID, reporting a TrID no
+// client command used (TrID 0 is unsolicited by definition).
+func (s *Session) matchReply(c *Command) *Transaction {
+	if !c.HasTrID {
+		return nil
+	}
+	if tx := s.match(c); tx != nil {
+		return tx
+	}
+	if c.TrID != 0 {
+		s.UnmatchedReplies++
+		if s.Conn.SYN && s.Lost[C2S] == 0 {
+			s.anomaly(Anomaly{Kind: "unknown_trid", Time: c.Time, Dir: c.Dir, Offset: c.Offset,
+				Detail: "reply to a TrID no client command used", Line: quote([]byte(c.Line()))})
+		}
+	}
+	return nil
+}
+
+// checkPlace reports commands that do not belong where they are: unknown
+// verbs, the wrong direction, a version without the verb, anything after
+// OUT.
+func (s *Session) checkPlace(c *Command) {
+	if s.Out != nil && s.Out.Dir == c.Dir {
+		s.anomaly(Anomaly{Kind: "after_out", Time: c.Time, Dir: c.Dir, Offset: c.Offset,
+			Detail: "command after OUT from the same side", Line: quote([]byte(c.Line()))})
+	}
+	if c.ErrorCode > 0 {
+		if c.Dir == C2S {
+			s.anomaly(Anomaly{Kind: "wrong_direction", Time: c.Time, Dir: c.Dir, Offset: c.Offset,
+				Detail: "error reply sent by the client", Line: quote([]byte(c.Line()))})
+		}
+		return
+	}
+	v := LookupVerb(c.Verb)
+	if v == nil {
+		s.anomaly(Anomaly{Kind: "unknown_verb", Time: c.Time, Dir: c.Dir, Offset: c.Offset,
+			Detail: "verb not in the verb table", Line: quote([]byte(c.Line()))})
+		return
+	}
+	if !v.form(c.Dir).ok {
+		s.anomaly(Anomaly{Kind: "wrong_direction", Time: c.Time, Dir: c.Dir, Offset: c.Offset,
+			Detail: c.Verb + " is not sent by the " + sideName(c.Dir) + " (" + v.Spec + ")", Line: quote([]byte(c.Line()))})
+	}
+	if n := s.Version.Number; n > 0 && (n < v.Intro || (v.Removed > 0 && n >= v.Removed)) {
+		s.anomaly(Anomaly{Kind: "verb_not_in_version", Time: c.Time, Dir: c.Dir, Offset: c.Offset,
+			Detail: c.Verb + " is not part of MSNP" + strconv.Itoa(n) + " (" + v.Spec + ")", Line: quote([]byte(c.Line()))})
+	}
+}
+
+func sideName(d Dir) string {
+	if d == S2C {
+		return "server"
+	}
+	return "client"
+}
+
+// apply updates the session's state with a command and, for a reply, the
+// transaction it answers.
+func (s *Session) apply(c *Command, tx *Transaction) {
+	if c.Dir == C2S {
+		s.applyRequest(c)
+	} else {
+		s.applyServer(c, tx)
+	}
+	if c.Verb == "OUT" && s.Out == nil {
+		s.Out = &Out{Dir: c.Dir, Time: c.Time, Reason: strings.Join(c.Args, " ")}
+	}
+}
+
+var authPackages = map[string]bool{"MD5": true, "CTP": true, "TWN": true, "SSO": true, "SHA": true}
+
+func arg(c *Command, i int) string {
+	if i < len(c.Args) {
+		return c.Args[i]
+	}
+	return ""
+}
+
+func (s *Session) applyRequest(c *Command) {
+	switch c.Verb {
+	case "VER":
+		// commands/ver.md: the client lists every dialect it supports.
+		s.Version.Offered = c.Args
+	case "USR":
+		pkg := arg(c, 0)
+		switch {
+		case authPackages[pkg] && pkg == "SHA" && s.Auth != nil && s.Auth.Result == StatusOK:
+			// MSNP18 circle authentication after login (msnp-grammar.md §5).
+		case authPackages[pkg]:
+			if s.Auth == nil || arg(c, 1) == "I" {
+				s.Auth = &Auth{Method: pkg, Result: StatusPending, TrID: c.TrID, Offered: s.authOffered()}
+			}
+			if arg(c, 1) == "I" {
+				s.Auth.User = arg(c, 2)
+			}
+			s.Auth.TrID = c.TrID
+			s.evidenceFor(KindNotification, "")
+		case len(c.Args) >= 2:
+			// SB login: USR t handle cookie (commands/usr.md).
+			s.Auth = &Auth{Method: "cookie", User: pkg, Result: StatusPending, TrID: c.TrID}
+			s.evidenceFor(KindSwitchboard, "USR with a switchboard cookie")
+		}
+	case "ANS":
+		// commands/ans.md: ANS t handle cookie sessid.
+		user, _, _ := strings.Cut(arg(c, 0), ";")
+		s.Auth = &Auth{Method: "cookie", User: user, Result: StatusPending, TrID: c.TrID}
+		s.evidenceFor(KindSwitchboard, "ANS")
+	case "CAL":
+		s.evidenceFor(KindSwitchboard, "CAL")
+	case "MSG":
+		s.evidenceFor(KindSwitchboard, "MSG from the client")
+	case "ADG":
+		s.addOp(c, &GroupOp{Op: "ADG", Name: Unescape(arg(c, 0))})
+	case "REG":
+		gid := arg(c, 0)
+		s.addOp(c, &GroupOp{Op: "REG", GroupID: gid, Name: Unescape(arg(c, 1))})
+	case "RMG":
+		gid := arg(c, 0)
+		s.addOp(c, &GroupOp{Op: "RMG", GroupID: gid, Name: s.groups[gid]})
+	case "ADD":
+		// ADD t FL handle friendly gid (MSNP7+, commands/add.md).
+		if len(c.Args) >= 4 && arg(c, 0) == "FL" {
+			gid := arg(c, 3)
+			s.addOp(c, &GroupOp{Op: "ADD", List: "FL", Contact: arg(c, 1), GroupID: gid, Name: s.groups[gid]})
+		}
+	case "REM":
+		// REM t FL handle gid removes from the group only (commands/rem.md).
+		if len(c.Args) >= 3 && arg(c, 0) == "FL" {
+			gid := arg(c, 2)
+			s.addOp(c, &GroupOp{Op: "REM", List: "FL", Contact: arg(c, 1), GroupID: gid, Name: s.groups[gid]})
+		}
+	case "ADC":
+		// ADC t FL C=id gid (MSNP10+, commands/adc.md).
+		if len(c.Args) == 3 && arg(c, 0) == "FL" && strings.HasPrefix(arg(c, 1), "C=") {
+			gid := arg(c, 2)
+			s.addOp(c, &GroupOp{Op: "ADC", List: "FL", Contact: strings.TrimPrefix(arg(c, 1), "C="), GroupID: gid, Name: s.groups[gid]})
+		}
+	case "SYN", "CHG", "ILN", "PRP", "BLP", "GTC", "LST", "LSG", "SDC", "URL", "ADL", "UUX", "CVR":
+		if c.Verb != "CVR" {
+			s.evidenceFor(KindNotification, c.Verb+" from the client")
+		}
+	}
+}
+
+func (s *Session) authOffered() []string {
+	if s.Auth != nil {
+		return s.Auth.Offered
+	}
+	return nil
+}
+
+func (s *Session) addOp(c *Command, op *GroupOp) {
+	s.evidenceFor(KindNotification, c.Verb+" from the client")
+	if !c.HasTrID {
+		return
+	}
+	op.TrID = c.TrID
+	op.Status = StatusPending
+	s.GroupOps = append(s.GroupOps, op)
+	s.opByTrID[c.TrID] = op
+}
+
+func (s *Session) applyServer(c *Command, tx *Transaction) {
+	if tx != nil {
+		if op := s.opByTrID[c.TrID]; op != nil && op.Status == StatusPending {
+			s.settleOp(op, c, tx)
+		}
+		if c.ErrorCode > 0 && s.Auth != nil && s.Auth.TrID == c.TrID && (tx.Verb == "USR" || tx.Verb == "ANS") {
+			s.Auth.Result = StatusError
+			s.Auth.ErrorCode = c.ErrorCode
+		}
+	}
+	switch c.Verb {
+	case "VER":
+		s.negotiated(c)
+	case "INF":
+		// commands/inf.md: INF t MD5 (MSNP2 may list CTP too).
+		if s.Auth == nil {
+			s.Auth = &Auth{Result: StatusPending}
+		}
+		s.Auth.Offered = c.Args
+	case "USR":
+		if arg(c, 0) == "OK" {
+			if s.Auth == nil {
+				s.Auth = &Auth{TrID: c.TrID}
+			}
+			s.Auth.Result = StatusOK
+			if u := arg(c, 1); u != "" {
+				s.Auth.User = u
+			}
+			if s.Auth.Method == "cookie" {
+				s.evidenceFor(KindSwitchboard, "USR OK for a switchboard cookie")
+			} else {
+				s.evidenceFor(KindNotification, "USR OK")
+			}
+		}
+	case "ANS":
+		if arg(c, 0) == "OK" && s.Auth != nil {
+			s.Auth.Result = StatusOK
+		}
+	case "XFR":
+		s.redirect(c, tx)
+	case "LSG":
+		s.listGroup(c)
+	case "SYN":
+		if tx != nil && tx.Verb == "SYN" && c.HasTrID {
+			clear(s.groups)
+		}
+		s.evidenceFor(KindNotification, "SYN reply")
+	case "JOI", "IRO", "ACK", "NAK", "BYE":
+		s.evidenceFor(KindSwitchboard, c.Verb)
+	case "MSG":
+		if arg(c, 0) == "Hotmail" {
+			s.evidenceFor(KindNotification, "MSG from Hotmail")
+		}
+	case "ILN", "NLN", "FLN", "CHG", "LST", "BPR", "NOT", "UBX", "RNG", "CHL", "QNG", "GCF", "SBS", "ADL":
+		s.evidenceFor(KindNotification, c.Verb+" from the server")
+	}
+}
+
+// negotiated reads the server's VER reply: one dialect, "0" for a refusal,
+// or (as some servers do) the whole list echoed, of which the highest
+// MSNPn counts (msnp-grammar.md §4).
+func (s *Session) negotiated(c *Command) {
+	if len(c.Args) == 1 && c.Args[0] == "0" {
+		s.Version.Refused = true
+		s.Version.Selected = ""
+		return
+	}
+	best, bestN := "", 0
+	for _, d := range c.Args {
+		if n := dialectNumber(d); n > bestN {
+			best, bestN = d, n
+		} else if best == "" && d == "CVR0" {
+			best = d
+		}
+	}
+	if best == "" {
+		return
+	}
+	s.Version.Selected = best
+	if bestN > 0 {
+		s.Version.Number = bestN
+		s.Version.Source = "negotiated"
+	}
+}
+
+// dialectNumber returns n for "MSNPn", else 0.
+func dialectNumber(d string) int {
+	if !strings.HasPrefix(d, "MSNP") {
+		return 0
+	}
+	n, err := strconv.Atoi(d[4:])
+	if err != nil || n < 1 || n > 99 {
+		return 0
+	}
+	return n
+}
+
+// redirect records an XFR reply (commands/xfr.md, msnp-grammar.md §6).
+func (s *Session) redirect(c *Command, tx *Transaction) {
+	if !c.HasTrID || c.TrID == 0 || len(c.Args) < 2 {
+		return // XFR 0 NS 0 is a soft reset on the same connection
+	}
+	r := Redirect{TrID: c.TrID, Type: c.Args[0], To: c.Args[1]}
+	switch r.Type {
+	case "NS":
+		// MSNP7-12: XFR t NS host:port 0 current-server:port.
+		if from := arg(c, 3); len(c.Args) >= 4 && from != "U" {
+			r.From = from
+		}
+		if tx != nil && tx.Verb == "USR" {
+			if s.Auth != nil && s.Auth.Result == StatusPending {
+				s.Auth.Result = StatusRedirected
+			}
+			s.evidenceFor(KindDispatch, "XFR NS in reply to USR")
+		}
+	case "SB":
+		// XFR t SB host:port CKI cookie.
+		if arg(c, 2) == "CKI" {
+			r.Cookie = arg(c, 3)
+		}
+		s.evidenceFor(KindNotification, "XFR SB")
+	}
+	s.Redirects = append(s.Redirects, r)
+	if to, err := netip.ParseAddrPort(r.To); err == nil && r.Type == "NS" {
+		s.a.remember(pendingRedirect{to: to, client: s.Conn.Client.Addr(), from: s, index: len(s.Redirects) - 1})
+	}
+}
+
+// listGroup reads an LSG line of a SYN reply (commands/lsg.md,
+// msnp-grammar.md §9).
+func (s *Session) listGroup(c *Command) {
+	s.evidenceFor(KindNotification, "LSG")
+	var id, name string
+	switch {
+	case c.HasTrID: // MSNP7: LSG t lv idx total gid name 0
+		if len(c.Args) < 5 {
+			return
+		}
+		id, name = c.Args[3], c.Args[4]
+	case s.Version.Number >= 10: // LSG name guid
+		if len(c.Args) < 2 {
+			return
+		}
+		id, name = c.Args[1], c.Args[0]
+	default: // MSNP8-9: LSG gid name 0
+		if len(c.Args) < 2 {
+			return
+		}
+		id, name = c.Args[0], c.Args[1]
+	}
+	if name == "~" {
+		return // no groups: the client recreates the defaults
+	}
+	s.groups[id] = Unescape(name)
+}
+
+// settleOp records the outcome of a group operation and applies it to the
+// group table. A reply may omit what the request said (the MSNP7 example's
+// "REG 11 11 Cool%20People 0" has no group id), so the request's values
+// stand unless the reply names them.
+func (s *Session) settleOp(op *GroupOp, c *Command, tx *Transaction) {
+	if c.ErrorCode > 0 {
+		op.Status = StatusError
+		op.ErrorCode = c.ErrorCode
+		return
+	}
+	op.Status = StatusOK
+	switch op.Op {
+	case "ADG":
+		// MSNP7-9: ADG t lv name gid 0; MSNP10+: ADG t name gid. The id
+		// follows the echoed name.
+		raw := arg(&Command{Args: tx.Args}, 0)
+		for i, a := range c.Args {
+			if a == raw && i+1 < len(c.Args) {
+				op.GroupID = c.Args[i+1]
+				break
+			}
+		}
+		if op.GroupID != "" {
+			s.groups[op.GroupID] = op.Name
+		}
+	case "REG":
+		s.groups[op.GroupID] = op.Name
+	case "RMG":
+		delete(s.groups, op.GroupID)
+	}
+}
+
+// evidenceFor notes the first evidence of a session kind.
+func (s *Session) evidenceFor(k Kind, what string) {
+	i := kindIndex(k)
+	if i < 0 || s.evidence[i] != "" || what == "" {
+		return
+	}
+	s.evidence[i] = what
+	s.decideKind()
+}
+
+func kindIndex(k Kind) int {
+	switch k {
+	case KindSwitchboard:
+		return 0
+	case KindNotification:
+		return 1
+	case KindDispatch:
+		return 2
+	}
+	return -1
+}
+
+// decideKind sets Kind from the evidence: a switchboard login outranks
+// notification traffic, which outranks a referral (an NS may also refer).
+func (s *Session) decideKind() {
+	for i, k := range []Kind{KindSwitchboard, KindNotification, KindDispatch} {
+		if s.evidence[i] != "" {
+			s.Kind, s.KindEvidence = k, s.evidence[i]
+			return
+		}
+	}
+}

@@ -1,0 +1,68 @@
+package dissect
+
+// Transaction matching (msnp-grammar.md §1.1): a client command with TrID n
+// is matched to every server line carrying n, whatever comes in between.
+// TrID 0 on a server line marks an unsolicited use of a verb unless a
+// client command used 0 itself.
+
+// track opens a transaction for client command c.
+func (s *Session) track(c *Command) *Transaction {
+	if old, ok := s.open[c.TrID]; ok && old.Replies == 0 && old.Status == StatusPending {
+		s.anomaly(Anomaly{Kind: "trid_reused", Time: c.Time, Dir: c.Dir, Offset: c.Offset,
+			Detail: "TrID reused while a command with it is still unanswered", Line: quote([]byte(c.Line()))})
+	}
+	tx := &Transaction{TrID: c.TrID, Verb: c.Verb, Time: c.Time, Args: c.Args, Status: StatusPending}
+	if _, ok := s.open[c.TrID]; !ok {
+		s.remember(c.TrID)
+	}
+	s.open[c.TrID] = tx
+	if len(s.Transactions) < s.a.lim.MaxTransactions {
+		s.Transactions = append(s.Transactions, tx)
+	} else {
+		s.UnlistedTransactions++
+	}
+	return tx
+}
+
+// remember records the order TrIDs were opened in, evicting the oldest
+// beyond Limits.MaxPending so the matching state stays bounded.
+func (s *Session) remember(trid int64) {
+	max := s.a.lim.MaxPending
+	if len(s.ring) < max {
+		s.ring = append(s.ring, trid)
+		return
+	}
+	old := s.ring[s.ringHead]
+	if tx, ok := s.open[old]; ok {
+		if tx.Replies == 0 {
+			s.EvictedPending++
+			s.anomaly(Anomaly{Kind: "evicted", Time: tx.Time, Detail: "unanswered transaction evicted from matching: too many open TrIDs"})
+		}
+		delete(s.open, old)
+		delete(s.opByTrID, old)
+	}
+	s.ring[s.ringHead] = trid
+	s.ringHead = (s.ringHead + 1) % max
+}
+
+// match finds the transaction a server line with a TrID answers.
+func (s *Session) match(c *Command) *Transaction {
+	tx := s.open[c.TrID]
+	if tx == nil {
+		return nil
+	}
+	if tx.Replies == 0 {
+		tx.Latency = c.Time.Sub(tx.Time)
+	}
+	tx.Replies++
+	if n := len(tx.ReplyVerbs); n == 0 || (tx.ReplyVerbs[n-1] != c.Verb && len(tx.ReplyVerbs) < 16) {
+		tx.ReplyVerbs = append(tx.ReplyVerbs, c.Verb)
+	}
+	if c.ErrorCode > 0 {
+		tx.Status = StatusError
+		tx.ErrorCode = c.ErrorCode
+	} else if tx.Status == StatusPending {
+		tx.Status = StatusOK
+	}
+	return tx
+}

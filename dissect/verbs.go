@@ -1,0 +1,187 @@
+package dissect
+
+// Service is a bit set of the MSNP services a verb is used on.
+type Service uint8
+
+const (
+	// DS is the dispatch server.
+	DS Service = 1 << iota
+	// NS is the notification server.
+	NS
+	// SB is the switchboard.
+	SB
+)
+
+// tridRule says whether the first parameter of a line is a TrID.
+type tridRule uint8
+
+const (
+	// tridNone: the line has no TrID (MSG from the server, NLN, BYE, ...).
+	tridNone tridRule = iota
+	// tridYes: the first parameter is the TrID.
+	tridYes
+	// tridIfNumeric: the first parameter is a TrID when it is all digits.
+	// Used where a reply carries one but the same verb inside a MSNP8+ SYN
+	// does not: "BLP 5 12 AL" against "BLP AL" (commands/syn.md).
+	tridIfNumeric
+	// tridBefore8: a TrID in MSNP2-7, none from MSNP8 (SYN children LSG and
+	// LST, whose MSNP8 form starts with a group id or handle;
+	// versions/msnp8.md). With the version unknown, a numeric first
+	// parameter is taken as a TrID.
+	tridBefore8
+)
+
+// payloadRule says whether a line announces a payload and where its length
+// is (msnp-grammar.md §2).
+type payloadRule uint8
+
+const (
+	// payNone: no payload, whatever the last parameter looks like (the
+	// traps "QRY 10", "UUX 5 0", "ACK 3", "CHL 0 ...").
+	payNone payloadRule = iota
+	// payLast: the last parameter after the TrID is the payload length and
+	// must be present.
+	payLast
+	// payLastIfNumeric: the last parameter after the TrID is a length when
+	// it is all digits ("ADL 0 110", "PUT 3 OK 120"), and there is no
+	// payload otherwise ("ADL 3 OK").
+	payLastIfNumeric
+)
+
+// form is what a verb looks like in one direction.
+type form struct {
+	ok      bool
+	trid    tridRule
+	payload payloadRule
+}
+
+var (
+	noForm  = form{}
+	withID  = form{ok: true, trid: tridYes}
+	withIDP = form{ok: true, trid: tridYes, payload: payLast}
+	noID    = form{ok: true, trid: tridNone}
+	noIDP   = form{ok: true, trid: tridNone, payload: payLast}
+)
+
+// VerbSpec is one row of the verb table: what a command is, where and when.
+type VerbSpec struct {
+	Verb     string
+	Services Service
+	// Intro is the first MSNP version with the verb; Removed the first
+	// version without it (0: never removed up to MSNP21).
+	Intro, Removed int
+	c2s, s2c       form
+	// Spec is the file in msnp-spec/ (or the supplementary source named in
+	// msnp-grammar.md) the row comes from.
+	Spec string
+}
+
+// C2S reports whether a client may send the verb.
+func (v *VerbSpec) C2S() bool { return v.c2s.ok }
+
+// S2C reports whether a server may send the verb.
+func (v *VerbSpec) S2C() bool { return v.s2c.ok }
+
+func (v *VerbSpec) form(d Dir) form {
+	if d == S2C {
+		return v.s2c
+	}
+	return v.c2s
+}
+
+// verbTable is the protocol's verb table, from msnp-grammar.md §1.1, §2 and
+// §3 and the command pages cited per row.
+var verbTable = []VerbSpec{
+	{"VER", DS | NS, 2, 0, withID, withID, "commands/ver.md"},
+	{"INF", DS | NS, 2, 8, withID, withID, "commands/inf.md"},
+	{"CVR", DS | NS, 2, 0, withID, withID, "commands/cvr.md"},
+	{"CVQ", DS, 2, 0, withID, withID, "commands/cvq.md"},
+	{"USR", DS | NS | SB, 2, 0, withID, withID, "commands/usr.md"},
+	{"XFR", DS | NS, 2, 0, withID, withID, "commands/xfr.md"},
+	{"OUT", DS | NS | SB, 2, 0, noID, noID, "commands/out.md"},
+	{"FND", NS, 2, 0, withID, withID, "commands/fnd.md"},
+	{"SND", NS, 2, 0, withID, withID, "commands/snd.md"},
+	{"SDC", NS, 5, 0, withIDP, withID, "commands/sdc.md"},
+	{"URL", NS, 2, 0, withID, withID, "commands/url.md"},
+	{"BLP", NS, 2, 0, withID, form{ok: true, trid: tridIfNumeric}, "commands/blp.md"},
+	{"GTC", NS, 2, 13, withID, form{ok: true, trid: tridIfNumeric}, "commands/gtc.md"},
+	{"SYN", NS, 2, 13, withID, withID, "commands/syn.md"},
+	{"LST", NS, 2, 13, withID, form{ok: true, trid: tridBefore8}, "commands/lst.md"},
+	{"LSG", NS, 7, 13, withID, form{ok: true, trid: tridBefore8}, "commands/lsg.md"},
+	{"ADD", NS, 2, 10, withID, withID, "commands/add.md"},
+	{"REM", NS, 2, 13, withID, withID, "commands/rem.md"},
+	{"ADC", NS, 10, 13, withID, withID, "commands/adc.md"},
+	{"ADG", NS, 7, 13, withID, withID, "commands/adg.md"},
+	{"REG", NS, 7, 13, withID, withID, "commands/reg.md"},
+	{"RMG", NS, 7, 13, withID, withID, "commands/rmg.md"},
+	{"REA", NS, 2, 10, withID, withID, "commands/rea.md"},
+	{"PRP", NS, 5, 0, withID, form{ok: true, trid: tridIfNumeric}, "commands/prp.md"},
+	{"BPR", NS, 5, 13, noForm, noID, "commands/bpr.md"},
+	{"SBP", NS, 10, 13, withID, withID, "commands/sbp.md"},
+	{"CHG", NS, 2, 0, withID, withID, "commands/chg.md"},
+	{"ILN", NS, 2, 0, noForm, withID, "commands/iln.md"},
+	{"NLN", NS, 2, 0, noForm, noID, "commands/nln.md"},
+	{"FLN", NS, 2, 0, noForm, noID, "commands/fln.md"},
+	{"PNG", NS, 2, 0, noID, noForm, "commands/png.md"},
+	{"QNG", NS, 2, 0, noForm, noID, "commands/qng.md"},
+	{"RNG", NS, 2, 21, noForm, noID, "commands/rng.md"},
+	{"MSG", NS | SB, 2, 0, withIDP, noIDP, "commands/msg.md"},
+	{"NOT", NS, 5, 0, noForm, noIDP, "commands/not.md"},
+	{"IPG", NS, 6, 0, noForm, noIDP, "commands/ipg.md"},
+	{"PAG", NS, 5, 0, withIDP, withID, "commands/pag.md"},
+	{"PGD", NS, 9, 0, withIDP, withID, "commands/pgd.md"},
+	{"CHL", NS, 6, 0, withID, withID, "commands/chl.md"},
+	{"QRY", NS, 6, 0, withIDP, withID, "commands/qry.md"},
+	{"IMS", NS, 3, 0, withID, withID, "commands/ims.md"},
+	{"GCF", NS, 11, 0, withID, form{ok: true, trid: tridYes, payload: payLastIfNumeric}, "commands/gcf.md"},
+	{"UBX", NS, 11, 0, noForm, noIDP, "commands/ubx.md"},
+	{"UUX", NS, 11, 0, withIDP, withID, "commands/uux.md"},
+	{"SBS", NS, 11, 0, noForm, withID, "versions/msnp11.md"},
+	{"GSB", NS, 11, 0, withID, withID, "table_of_commands.md (undocumented)"},
+	{"LKP", NS, 12, 0, withID, withID, "table_of_commands.md (undocumented)"},
+	{"ADL", NS, 13, 0, withIDP, form{ok: true, trid: tridYes, payload: payLastIfNumeric}, "commands/adl.md"},
+	{"RML", NS, 13, 0, withIDP, form{ok: true, trid: tridYes, payload: payLastIfNumeric}, "commands/rml.md"},
+	{"RFS", NS, 13, 0, withID, withID, "table_of_commands.md (undocumented)"},
+	{"UUN", NS, 13, 0, withIDP, form{ok: true, trid: tridYes, payload: payLastIfNumeric}, "msnp-grammar.md §2 [LIVE] uun.html"},
+	{"UBN", NS, 13, 0, noForm, noIDP, "msnp-grammar.md §2 [LIVE] ubn.html"},
+	{"FQY", NS, 14, 0, withIDP, withIDP, "commands/fqy.md"},
+	{"UUM", NS, 14, 0, withIDP, withID, "msnp-grammar.md §2 [LIVE] uum.html"},
+	{"UBM", NS, 14, 0, noForm, noIDP, "versions/msnp14.md (listed only; form assumed)"},
+	{"ACK", SB, 2, 21, noForm, withID, "commands/ack.md"},
+	{"NAK", SB, 2, 21, noForm, withID, "commands/nak.md"},
+	{"CAL", SB, 2, 21, withID, withID, "commands/cal.md"},
+	{"ANS", SB, 2, 21, withID, withID, "commands/ans.md"},
+	{"IRO", SB, 2, 21, noForm, withID, "commands/iro.md"},
+	{"JOI", SB, 2, 21, noForm, noID, "commands/joi.md"},
+	{"BYE", SB, 2, 21, noForm, noID, "commands/bye.md"},
+	{"SDG", NS, 21, 0, withIDP, withIDP, "msnp-grammar.md §2 [KB21]"},
+	{"PUT", NS, 21, 0, withIDP, form{ok: true, trid: tridYes, payload: payLastIfNumeric}, "msnp-grammar.md §2 [KB21]"},
+	{"DEL", NS, 21, 0, withIDP, form{ok: true, trid: tridYes, payload: payLastIfNumeric}, "msnp-grammar.md §2 [KB21]"},
+	{"NFY", NS, 21, 0, noForm, noIDP, "msnp-grammar.md §2 [KB21]"},
+}
+
+// verbIndex maps a verb packed into 3 bytes to its row in verbTable.
+var verbIndex = func() map[[3]byte]*VerbSpec {
+	m := make(map[[3]byte]*VerbSpec, len(verbTable))
+	for i := range verbTable {
+		v := &verbTable[i]
+		m[[3]byte{v.Verb[0], v.Verb[1], v.Verb[2]}] = v
+	}
+	return m
+}()
+
+// lookupVerb returns the table row of a verb given as bytes, or nil. It
+// does not allocate.
+func lookupVerb(b []byte) *VerbSpec {
+	if len(b) != 3 {
+		return nil
+	}
+	return verbIndex[[3]byte{b[0], b[1], b[2]}]
+}
+
+// LookupVerb returns the table row of a verb, or nil when the verb is not
+// known.
+func LookupVerb(verb string) *VerbSpec { return lookupVerb([]byte(verb)) }
+
+// Verbs returns every known verb's row in table order. The slice is a copy.
+func Verbs() []VerbSpec { return append([]VerbSpec(nil), verbTable...) }

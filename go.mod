@@ -1,0 +1,3 @@
+module github.com/msnsniff/msnsniff
+
+go 1.26.8
