@@ -8,7 +8,9 @@ import (
 // lineSink receives what a framer cuts out of one direction's bytes.
 type lineSink interface {
 	// line is called with one complete line, its LF included. It returns
-	// the number of payload bytes announced by the line, or -1 for none.
+	// the number of payload bytes announced by the line, -1 for none, or
+	// -3 when the line cannot be trusted to frame what follows (an
+	// announced length above the limit) and the framer must resynchronise.
 	// line is a view valid only during the call. inSync is false while the
 	// framer is resynchronising; the sink then says whether the line is
 	// a plausible command (return >= -1) or must be skipped (return -2).
@@ -97,6 +99,10 @@ func (f *framer) feed(s lineSink, t time.Time, b []byte) {
 		f.off += int64(len(seg))
 		n := s.line(lt, off, line, f.sync)
 		f.partial = f.partial[:0]
+		if n == -3 {
+			f.sync = false
+			continue
+		}
 		if n == -2 {
 			if f.skipped == 0 {
 				f.skipOff, f.skipT = off, lt

@@ -335,8 +335,7 @@ func (h *half) line(t time.Time, off int64, raw []byte, inSync bool) int {
 		s.anomaly(Anomaly{Kind: "bad_length", Time: t, Dir: h.d, Offset: off, Bytes: sh.payload,
 			Detail: "payload length above the limit; not honoured, resynchronising", Line: quote(body)})
 		s.finish(c)
-		h.fr.sync = false
-		return -1
+		return -3
 	case sh.payload >= 0:
 		c.PayloadLen = sh.payload
 		h.cur = c

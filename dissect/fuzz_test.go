@@ -1,0 +1,85 @@
+package dissect
+
+import (
+	"os"
+	"strings"
+	"testing"
+)
+
+// FuzzSession feeds arbitrary bytes to both directions of a session. The
+// first byte picks the split sizes and whether the stream starts in sync;
+// the rest is cut in two at the second byte, client then server. It checks
+// that nothing panics, that what is kept is bounded, and that the commands
+// and anomalies do not depend on how the input is split.
+func FuzzSession(f *testing.F) {
+	if text, err := os.ReadFile("../testdata/msnp7-login.txt"); err == nil {
+		if tr, err := ParseTranscript(text); err == nil {
+			var c2s, s2c []byte
+			for _, e := range tr.Events {
+				if e.Dir == C2S {
+					c2s = append(c2s, e.Data...)
+				} else {
+					s2c = append(s2c, e.Data...)
+				}
+			}
+			f.Add(append([]byte{3, byte(min(len(c2s), 255))}, append(c2s[:min(len(c2s), 255)], s2c...)...))
+		}
+	}
+	f.Add([]byte("\x00\x05PNG\r\nQNG 50\r\n"))
+	f.Add([]byte("\x01\x00MSG a b 5\r\nhelloNLN NLN a b\r\n"))
+	f.Add([]byte("\x02\x00MSG a b 99999999999\r\n\r\n\n\n"))
+	f.Add([]byte("\x07\x0bADL 1 3\r\nabcADL 1 OK\r\nADL 0 2\r\nxyPUT 2 OK 1\r\nz"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		if len(in) < 2 {
+			return
+		}
+		mode, cut := in[0], int(in[1])
+		body := in[2:]
+		cut = min(cut, len(body))
+		c2s, s2c := string(body[:cut]), string(body[cut:])
+		lim := Limits{MaxLine: 64, MaxPayload: 256, RetainPayload: 32, MaxPending: 4, MaxTransactions: 8}
+		sizes := [][]int{{1}, {2}, {3, 1}, {5}, {7, 2}, {11}, {1, 1, 30}, {64}}[mode&7]
+		whole, wk := runStreamSync(t, c2s, s2c, nil, lim, mode&8 == 0)
+		split, sk := runStreamSync(t, c2s, s2c, sizes, lim, mode&8 == 0)
+		if strings.Join(whole, "\n") != strings.Join(split, "\n") {
+			t.Fatalf("split %v changes the commands:\n%q\nvs\n%q", sizes, whole, split)
+		}
+		if strings.Join(wk, ",") != strings.Join(sk, ",") {
+			t.Fatalf("split %v changes the anomalies: %v vs %v", sizes, wk, sk)
+		}
+	})
+}
+
+// runStreamSync is runStream with a choice of starting in sync (a SYN was
+// seen) or not.
+func runStreamSync(t testing.TB, c2s, s2c string, sizes []int, lim Limits, syn bool) ([]string, []string) {
+	r := &recorder{}
+	a := NewAnalyzer(r, lim)
+	s := a.Open(ConnInfo{SYN: syn, Start: t0})
+	for d, in := range []string{c2s, s2c} {
+		b := []byte(in)
+		for i := 0; len(b) > 0; i++ {
+			k := len(b)
+			if len(sizes) > 0 {
+				k = min(sizes[i%len(sizes)], len(b))
+			}
+			s.Feed(Dir(d), t0, b[:k])
+			b = b[k:]
+		}
+	}
+	s.End(t0, true)
+	var cmds, kinds []string
+	for _, c := range r.cmds {
+		if len(c.Payload) > lim.RetainPayload {
+			t.Fatalf("kept %d payload bytes, limit %d", len(c.Payload), lim.RetainPayload)
+		}
+		cmds = append(cmds, c.Dir.Prefix()+" "+c.Line()+"|"+string(c.Payload))
+	}
+	for _, a := range r.anomalies {
+		kinds = append(kinds, a.Kind)
+	}
+	if len(s.Transactions) > lim.MaxTransactions || len(s.open) > lim.MaxPending {
+		t.Fatalf("transactions %d, open %d over the limits", len(s.Transactions), len(s.open))
+	}
+	return cmds, kinds
+}

@@ -1,0 +1,162 @@
+package report
+
+import (
+	"cmp"
+	"slices"
+	"strconv"
+
+	"github.com/msnsniff/msnsniff/dissect"
+)
+
+// NewSession converts a dissected session into its report.
+func NewSession(s *dissect.Session) Session {
+	r := Session{
+		ID:                   s.ID,
+		Kind:                 string(s.Kind),
+		KindEvidence:         s.KindEvidence,
+		Client:               s.Conn.Client.String(),
+		Server:               s.Conn.Server.String(),
+		Start:                Time{s.StartTime},
+		End:                  Time{s.EndTime},
+		Closed:               s.Closed,
+		Partial:              !s.Conn.SYN,
+		DetectedBy:           s.Conn.DetectedBy,
+		Commands:             DirCount{int64(s.Commands[dissect.C2S]), int64(s.Commands[dissect.S2C])},
+		Bytes:                DirCount{s.Bytes[dissect.C2S], s.Bytes[dissect.S2C]},
+		LostBytes:            s.Lost[dissect.C2S] + s.Lost[dissect.S2C],
+		UnmatchedReplies:     s.UnmatchedReplies,
+		EvictedPending:       s.EvictedPending,
+		UnlistedTransactions: s.UnlistedTransactions,
+		Redirects:            []Redirect{},
+		Transactions:         []Transaction{},
+		GroupOps:             []GroupOp{},
+		Groups:               []Group{},
+		Errors:               []Error{},
+		Anomalies:            []Anomaly{},
+	}
+	if r.DetectedBy == "" {
+		r.DetectedBy = "port"
+	}
+	if s.Parent > 0 {
+		r.Parent = ptr(s.Parent)
+	}
+	r.Version = Version{Offered: nonNil(s.Version.Offered), Refused: s.Version.Refused, RulesSource: s.Version.Source}
+	if s.Version.Selected != "" {
+		r.Version.Selected = ptr(s.Version.Selected)
+	}
+	if s.Version.Number > 0 {
+		r.Version.Rules = ptr("MSNP" + strconv.Itoa(s.Version.Number))
+	}
+	if a := s.Auth; a != nil {
+		r.Auth = &Auth{Method: a.Method, User: a.User, Result: string(a.Result), Offered: nonNil(a.Offered), ErrorCode: code(a.ErrorCode)}
+	}
+	for _, x := range s.Redirects {
+		rd := Redirect{TrID: x.TrID, Type: x.Type, To: x.To}
+		if x.From != "" {
+			rd.From = ptr(x.From)
+		}
+		if x.Session > 0 {
+			rd.Session = ptr(x.Session)
+		}
+		r.Redirects = append(r.Redirects, rd)
+	}
+	for _, t := range s.Transactions {
+		tx := Transaction{TrID: t.TrID, Verb: t.Verb, Time: Time{t.Time}, Status: string(t.Status), ErrorCode: code(t.ErrorCode),
+			Replies: t.Replies, ReplyVerbs: nonNil(t.ReplyVerbs)}
+		if t.Replies > 0 {
+			tx.LatencyUS = ptr(t.Latency.Microseconds())
+		}
+		r.Transactions = append(r.Transactions, tx)
+	}
+	for _, op := range s.GroupOps {
+		g := GroupOp{TrID: op.TrID, Op: op.Op, Status: string(op.Status), ErrorCode: code(op.ErrorCode)}
+		if op.GroupID != "" {
+			g.GroupID = ptr(op.GroupID)
+		}
+		if op.Name != "" {
+			g.Name = ptr(op.Name)
+		}
+		if op.Contact != "" {
+			g.Contact = ptr(op.Contact)
+		}
+		r.GroupOps = append(r.GroupOps, g)
+	}
+	for _, g := range s.Groups() {
+		r.Groups = append(r.Groups, Group{ID: g.ID, Name: g.Name})
+	}
+	slices.SortFunc(r.Groups, func(a, b Group) int { return compareIDs(a.ID, b.ID) })
+	for _, e := range s.Errors {
+		r.Errors = append(r.Errors, Error{TrID: e.TrID, Code: e.Code, Name: e.Name, Verb: e.Verb, Time: Time{e.Time}})
+	}
+	for i := range s.Anomalies {
+		r.Anomalies = append(r.Anomalies, NewAnomaly(&s.Anomalies[i]))
+	}
+	if o := s.Out; o != nil {
+		r.Out = &Out{Dir: o.Dir.String(), Time: Time{o.Time}, Reason: o.Reason}
+	}
+	return r
+}
+
+// NewAnomaly converts a dissector anomaly.
+func NewAnomaly(a *dissect.Anomaly) Anomaly {
+	return Anomaly{Kind: a.Kind, Time: Time{a.Time}, Dir: a.Dir.String(), Offset: a.Offset, Bytes: a.Bytes, Line: a.Line, Detail: a.Detail}
+}
+
+// compareIDs orders group ids numerically when both are numbers (MSNP7-9
+// ids), else as strings (MSNP10+ GUIDs).
+func compareIDs(a, b string) int {
+	x, errA := strconv.Atoi(a)
+	y, errB := strconv.Atoi(b)
+	if errA == nil && errB == nil {
+		return cmp.Compare(x, y)
+	}
+	if (errA == nil) != (errB == nil) {
+		if errA == nil {
+			return -1
+		}
+		return 1
+	}
+	return cmp.Compare(a, b)
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func code(c int) *int {
+	if c == 0 {
+		return nil
+	}
+	return &c
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// SortSessions orders sessions by start time, then ID.
+func SortSessions(ss []Session) {
+	slices.SortStableFunc(ss, func(a, b Session) int {
+		if c := a.Start.Compare(b.Start.Time); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.ID, b.ID)
+	})
+}
+
+// AnomalyTotals sums the sessions' anomaly counts by kind, in name order.
+func AnomalyTotals(ss []*dissect.Session) []Count {
+	m := map[string]int64{}
+	for _, s := range ss {
+		for k, n := range s.AnomalyCounts {
+			m[k] += int64(n)
+		}
+	}
+	out := make([]Count, 0, len(m))
+	for k, n := range m {
+		out = append(out, Count{Name: k, Count: n})
+	}
+	slices.SortFunc(out, func(a, b Count) int { return cmp.Compare(a.Name, b.Name) })
+	return out
+}

@@ -1,0 +1,239 @@
+package report
+
+import (
+	"time"
+)
+
+// SchemaVersion is the version of the JSON shape below. It changes only on
+// purpose, together with the golden files; fields are added, never renamed.
+//
+// History: 1 — first release.
+const SchemaVersion = 1
+
+// TimeFormat is how times are written: RFC 3339 in UTC with microseconds.
+const TimeFormat = "2006-01-02T15:04:05.000000Z07:00"
+
+// Time is a packet timestamp that marshals as TimeFormat in UTC.
+type Time struct{ time.Time }
+
+// MarshalJSON writes the time as a TimeFormat string.
+func (t Time) MarshalJSON() ([]byte, error) {
+	b := make([]byte, 0, len(TimeFormat)+2)
+	b = append(b, '"')
+	b = t.UTC().AppendFormat(b, TimeFormat)
+	return append(b, '"'), nil
+}
+
+// String returns the time in TimeFormat.
+func (t Time) String() string { return t.UTC().Format(TimeFormat) }
+
+// Report is the whole analysis of a capture: what -T json writes.
+type Report struct {
+	SchemaVersion int       `json:"schema_version"`
+	Capture       Capture   `json:"capture"`
+	Sessions      []Session `json:"sessions"`
+}
+
+// Capture describes the input as a whole.
+type Capture struct {
+	Files   []File `json:"files"`
+	Packets int64  `json:"packets"`
+	Bytes   int64  `json:"bytes"`
+	// First and Last are the first and last packet times, null for a
+	// capture without packets.
+	First *Time `json:"first"`
+	Last  *Time `json:"last"`
+	// Connections counts the TCP connections analysed as MSNP.
+	Connections int `json:"connections"`
+	// Skipped counts packets not analysed, by reason (non_ip, non_tcp,
+	// other_port, decode_error, ...); every reason is listed, 0 or not.
+	Skipped []Count `json:"skipped"`
+	// Anomalies totals the sessions' anomalies by kind.
+	Anomalies []Count `json:"anomalies"`
+	// Errors lists input failures (a damaged file, a read error), each
+	// naming the file and where.
+	Errors []string `json:"errors"`
+}
+
+// Count is a named count.
+type Count struct {
+	Name  string `json:"name"`
+	Count int64  `json:"count"`
+}
+
+// File is one capture file read.
+type File struct {
+	Name string `json:"name"`
+	// Format is "pcap" or "pcapng".
+	Format   string `json:"format"`
+	LinkType string `json:"link_type"`
+	Packets  int64  `json:"packets"`
+	Bytes    int64  `json:"bytes"`
+	// Complete is false when the file could not be read to its end.
+	Complete bool `json:"complete"`
+}
+
+// DirCount counts something per direction.
+type DirCount struct {
+	C2S int64 `json:"c2s"`
+	S2C int64 `json:"s2c"`
+}
+
+// Session is the report of one MSNP connection.
+type Session struct {
+	ID int `json:"id"`
+	// Kind is dispatch, notification, switchboard or unknown.
+	Kind string `json:"kind"`
+	// KindEvidence names what decided Kind ("XFR NS in reply to USR").
+	KindEvidence string `json:"kind_evidence"`
+	Client       string `json:"client"`
+	Server       string `json:"server"`
+	Start        Time   `json:"start"`
+	End          Time   `json:"end"`
+	// Closed is true when the connection was seen to close (FIN/RST);
+	// false when it was still open at the end of the capture.
+	Closed bool `json:"closed"`
+	// Partial is true when the connection's start (its SYN) was not
+	// captured.
+	Partial bool `json:"partial"`
+	// DetectedBy says how the connection was recognised: "port" or
+	// "content".
+	DetectedBy string `json:"detected_by"`
+	// Parent is the ID of the session whose referral led to this one.
+	Parent       *int          `json:"parent"`
+	Version      Version       `json:"version"`
+	Auth         *Auth         `json:"auth"`
+	Redirects    []Redirect    `json:"redirects"`
+	Transactions []Transaction `json:"transactions"`
+	GroupOps     []GroupOp     `json:"group_ops"`
+	// Groups is the group table after the last operation, ordered by id.
+	Groups    []Group   `json:"groups"`
+	Errors    []Error   `json:"errors"`
+	Anomalies []Anomaly `json:"anomalies"`
+	// Out is the first OUT seen, null when none.
+	Out      *Out     `json:"out"`
+	Commands DirCount `json:"commands"`
+	Bytes    DirCount `json:"bytes"`
+	// LostBytes counts bytes never captured, both directions.
+	LostBytes int64 `json:"lost_bytes"`
+	// UnmatchedReplies counts server lines with a TrID no client command
+	// used.
+	UnmatchedReplies int `json:"unmatched_replies"`
+	// EvictedPending counts unanswered transactions dropped from matching
+	// by the pending limit.
+	EvictedPending int `json:"evicted_pending"`
+	// UnlistedTransactions counts transactions matched but left out of
+	// Transactions by the listing limit.
+	UnlistedTransactions int `json:"unlisted_transactions"`
+}
+
+// Version is the version negotiation.
+type Version struct {
+	// Offered lists what the client offered, in its order, CVR0 included.
+	Offered []string `json:"offered"`
+	// Selected is what the server chose; null when it refused or did not
+	// answer.
+	Selected *string `json:"selected"`
+	// Refused is true when the server answered "VER t 0".
+	Refused bool `json:"refused"`
+	// Rules is the version whose rules were used to read the session
+	// ("MSNP7"), null when unknown; RulesSource says how it was found.
+	Rules       *string `json:"rules"`
+	RulesSource string  `json:"rules_source"`
+}
+
+// Auth is the session's authentication.
+type Auth struct {
+	// Method is the security package (MD5, CTP, TWN, SSO, SHA) or "cookie"
+	// for a switchboard login; empty when only INF was seen.
+	Method string `json:"method"`
+	User   string `json:"user"`
+	// Result is ok, error, pending, or redirected (a dispatch server
+	// answered with XFR NS).
+	Result    string `json:"result"`
+	ErrorCode *int   `json:"error_code"`
+	// Offered lists the packages the server offered with INF.
+	Offered []string `json:"offered"`
+}
+
+// Redirect is a referral (XFR).
+type Redirect struct {
+	TrID int64 `json:"trid"`
+	// Type is NS or SB.
+	Type string `json:"type"`
+	To   string `json:"to"`
+	// From is the referring server (NS referrals, MSNP7+), null when absent.
+	From *string `json:"from"`
+	// Session is the ID of the captured session that followed, null when
+	// none was captured.
+	Session *int `json:"session"`
+}
+
+// Transaction is a client command with a TrID and its replies.
+type Transaction struct {
+	TrID int64  `json:"trid"`
+	Verb string `json:"verb"`
+	Time Time   `json:"time"`
+	// Status is ok, error or pending (no reply by the end).
+	Status    string `json:"status"`
+	ErrorCode *int   `json:"error_code"`
+	Replies   int    `json:"replies"`
+	// ReplyVerbs lists the verbs of the replies, consecutive repeats
+	// folded.
+	ReplyVerbs []string `json:"reply_verbs"`
+	// LatencyUS is the time from the request to its first reply in
+	// microseconds, null while pending.
+	LatencyUS *int64 `json:"latency_us"`
+}
+
+// GroupOp is a contact-group operation.
+type GroupOp struct {
+	TrID int64 `json:"trid"`
+	// Op is ADG, REG, RMG, ADD, REM or ADC.
+	Op string `json:"op"`
+	// GroupID is the group's id: for ADG the id the server assigned (null
+	// until it answers).
+	GroupID *string `json:"group_id"`
+	// Name is the group's name: the new name for ADG and REG, the current
+	// one otherwise.
+	Name      *string `json:"name"`
+	Contact   *string `json:"contact"`
+	Status    string  `json:"status"`
+	ErrorCode *int    `json:"error_code"`
+}
+
+// Group is one contact group.
+type Group struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// Error is an error reply.
+type Error struct {
+	TrID int64 `json:"trid"`
+	Code int   `json:"code"`
+	// Name is the code's name from the error table, empty when unknown.
+	Name string `json:"name"`
+	// Verb is the verb of the command answered, empty when unknown.
+	Verb string `json:"verb"`
+	Time Time   `json:"time"`
+}
+
+// Anomaly is a located protocol or capture problem.
+type Anomaly struct {
+	Kind   string `json:"kind"`
+	Time   Time   `json:"time"`
+	Dir    string `json:"dir"`
+	Offset int64  `json:"offset"`
+	Bytes  int    `json:"bytes"`
+	// Line quotes at most 80 bytes of the offending input.
+	Line   string `json:"line"`
+	Detail string `json:"detail"`
+}
+
+// Out is an OUT command.
+type Out struct {
+	Dir    string `json:"dir"`
+	Time   Time   `json:"time"`
+	Reason string `json:"reason"`
+}

@@ -1,0 +1,184 @@
+package report
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"unicode/utf8"
+
+	"github.com/msnsniff/msnsniff/dissect"
+)
+
+// CommandRecord is one NDJSON line per MSNP command.
+type CommandRecord struct {
+	// Type is "command".
+	Type    string `json:"type"`
+	Session int    `json:"session"`
+	// Seq numbers the session's commands from 0.
+	Seq  int    `json:"seq"`
+	Time Time   `json:"time"`
+	Dir  string `json:"dir"`
+	Verb string `json:"verb"`
+	// TrID is null when the verb carries none in this direction and
+	// version.
+	TrID *int64 `json:"trid"`
+	// Args are the raw parameters after the verb and TrID.
+	Args []string `json:"args"`
+	// Decoded holds the URL-decoded parameters, present only when one
+	// differs from its raw form.
+	Decoded []string `json:"decoded,omitempty"`
+	// Role is request, reply, error or server.
+	Role      string `json:"role"`
+	ErrorCode *int   `json:"error_code"`
+	// Offset is the line's byte offset in its direction of the stream.
+	Offset int64 `json:"offset"`
+	// PayloadLen is the announced payload length, 0 without a payload.
+	PayloadLen int      `json:"payload_len"`
+	Payload    *Payload `json:"payload"`
+}
+
+// Payload is a command's payload as far as it was kept.
+type Payload struct {
+	// Retained is how many bytes were kept; LostBytes how many were
+	// never captured.
+	Retained  int `json:"retained"`
+	LostBytes int `json:"lost_bytes"`
+	// ContentType and Headers are the MIME headers of a MSG payload.
+	ContentType string   `json:"content_type,omitempty"`
+	Headers     []Header `json:"headers,omitempty"`
+	// Body is the payload (after the MIME headers for MSG) when it is
+	// valid UTF-8; otherwise BodyBase64 holds its exact bytes.
+	Body       *string `json:"body,omitempty"`
+	BodyBase64 *string `json:"body_base64,omitempty"`
+}
+
+// Header is one MIME header.
+type Header struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// NewCommandRecord converts a command.
+func NewCommandRecord(c *dissect.Command) CommandRecord {
+	r := CommandRecord{Type: "command", Session: c.Session, Seq: c.Seq, Time: Time{c.Time}, Dir: c.Dir.String(),
+		Verb: c.Verb, Args: nonNil(c.Args), Role: string(c.Role), ErrorCode: code(c.ErrorCode), Offset: c.Offset}
+	if c.HasTrID {
+		r.TrID = ptr(c.TrID)
+	}
+	for i, a := range c.Args {
+		if d := dissect.Unescape(a); d != a {
+			if r.Decoded == nil {
+				r.Decoded = append([]string(nil), c.Args...)
+			}
+			r.Decoded[i] = d
+		}
+	}
+	if c.PayloadLen >= 0 {
+		r.PayloadLen = c.PayloadLen
+		r.Payload = newPayload(c)
+	}
+	return r
+}
+
+func newPayload(c *dissect.Command) *Payload {
+	p := &Payload{Retained: len(c.Payload), LostBytes: c.PayloadLost}
+	body := c.Payload
+	if c.Verb == "MSG" {
+		hs, rest, ok := ParseMIME(body)
+		if ok {
+			p.Headers = hs
+			for _, h := range hs {
+				if equalFold(h.Name, "Content-Type") {
+					p.ContentType = h.Value
+				}
+			}
+			body = rest
+		}
+	}
+	if utf8.Valid(body) {
+		p.Body = ptr(string(body))
+	} else {
+		p.BodyBase64 = ptr(base64.StdEncoding.EncodeToString(body))
+	}
+	return p
+}
+
+// maxHeaders bounds the MIME headers parsed from one payload.
+const maxHeaders = 64
+
+// ParseMIME splits a MSG payload into its MIME headers and body
+// (commands/msg.md): "Name: value" lines ending in CRLF, then an empty
+// line. ok is false when b does not start with a header block.
+func ParseMIME(b []byte) (hs []Header, body []byte, ok bool) {
+	rest := b
+	for len(hs) < maxHeaders {
+		i := bytes.Index(rest, []byte("\r\n"))
+		if i < 0 {
+			return nil, b, false
+		}
+		line := rest[:i]
+		rest = rest[i+2:]
+		if len(line) == 0 {
+			return hs, rest, len(hs) > 0
+		}
+		name, value, found := bytes.Cut(line, []byte(":"))
+		if !found || len(name) == 0 {
+			return nil, b, false
+		}
+		hs = append(hs, Header{Name: string(name), Value: string(bytes.TrimLeft(value, " "))})
+	}
+	return hs, rest, true
+}
+
+func equalFold(a, b string) bool { return bytes.EqualFold([]byte(a), []byte(b)) }
+
+// AnomalyRecord is one NDJSON line per anomaly.
+type AnomalyRecord struct {
+	// Type is "anomaly".
+	Type    string `json:"type"`
+	Session int    `json:"session"`
+	Anomaly
+}
+
+// SessionRecord is the NDJSON line written when a session ends.
+type SessionRecord struct {
+	// Type is "session".
+	Type string `json:"type"`
+	Session
+}
+
+// SummaryRecord is the last NDJSON line.
+type SummaryRecord struct {
+	// Type is "summary".
+	Type          string `json:"type"`
+	SchemaVersion int    `json:"schema_version"`
+	Capture
+}
+
+type ndjsonWriter struct {
+	enc *json.Encoder
+}
+
+func newNDJSONWriter(w io.Writer) *ndjsonWriter {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return &ndjsonWriter{enc: enc}
+}
+
+func (n *ndjsonWriter) command(c *dissect.Command) error {
+	r := NewCommandRecord(c)
+	return n.enc.Encode(&r)
+}
+
+func (n *ndjsonWriter) anomaly(session int, a *dissect.Anomaly) error {
+	return n.enc.Encode(AnomalyRecord{Type: "anomaly", Session: session, Anomaly: NewAnomaly(a)})
+}
+
+func (n *ndjsonWriter) session(s *dissect.Session) error {
+	return n.enc.Encode(SessionRecord{Type: "session", Session: NewSession(s)})
+}
+
+func (n *ndjsonWriter) summary(c Capture) error {
+	return n.enc.Encode(SummaryRecord{Type: "summary", SchemaVersion: SchemaVersion, Capture: c})
+}

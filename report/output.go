@@ -1,0 +1,145 @@
+package report
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+
+	"github.com/msnsniff/msnsniff/dissect"
+)
+
+// Format names an output format.
+type Format string
+
+// The output formats.
+const (
+	FormatTable      Format = "table"
+	FormatJSON       Format = "json"
+	FormatNDJSON     Format = "ndjson"
+	FormatTranscript Format = "transcript"
+)
+
+// ParseFormat checks a format name.
+func ParseFormat(s string) (Format, error) {
+	switch f := Format(s); f {
+	case FormatTable, FormatJSON, FormatNDJSON, FormatTranscript:
+		return f, nil
+	}
+	return "", fmt.Errorf("unknown format %q (want table, json, ndjson or transcript)", s)
+}
+
+// Options control the renderers.
+type Options struct {
+	Format Format
+	// Raw turns off the escaping of wire strings in text output.
+	Raw bool
+	// Verbose adds detail: every transaction in tables, times in
+	// transcripts.
+	Verbose bool
+	// Flush makes streaming formats flush after each record (live use).
+	Flush bool
+}
+
+// Output renders the dissector's results. It is a dissect.Handler: the
+// streaming formats (ndjson, transcript) write as results arrive; json and
+// table keep the sessions and write at Close.
+type Output struct {
+	opt      Options
+	w        *bufio.Writer
+	err      error
+	sessions []*dissect.Session
+	nd       *ndjsonWriter
+	tr       *transcriptWriter
+}
+
+// NewOutput returns an Output writing to w.
+func NewOutput(w io.Writer, opt Options) *Output {
+	o := &Output{opt: opt, w: bufio.NewWriterSize(w, 64<<10)}
+	switch opt.Format {
+	case FormatNDJSON:
+		o.nd = newNDJSONWriter(o.w)
+	case FormatTranscript:
+		o.tr = &transcriptWriter{w: o.w, raw: opt.Raw, verbose: opt.Verbose}
+	}
+	return o
+}
+
+// Command implements dissect.Handler.
+func (o *Output) Command(s *dissect.Session, c *dissect.Command) {
+	if o.err != nil {
+		return
+	}
+	switch {
+	case o.nd != nil:
+		o.setErr(o.nd.command(c))
+	case o.tr != nil:
+		o.setErr(o.tr.command(s, c))
+	default:
+		return
+	}
+	if o.opt.Flush {
+		o.setErr(o.w.Flush())
+	}
+}
+
+// Anomaly implements dissect.Handler.
+func (o *Output) Anomaly(s *dissect.Session, a *dissect.Anomaly) {
+	if o.err != nil || o.nd == nil {
+		return
+	}
+	o.setErr(o.nd.anomaly(s.ID, a))
+}
+
+// SessionEnd implements dissect.Handler.
+func (o *Output) SessionEnd(s *dissect.Session) {
+	if o.err != nil {
+		return
+	}
+	switch {
+	case o.nd != nil:
+		o.setErr(o.nd.session(s))
+		if o.opt.Flush {
+			o.setErr(o.w.Flush())
+		}
+	case o.tr != nil:
+	default:
+		o.sessions = append(o.sessions, s)
+	}
+}
+
+// Sessions returns the sessions kept for json and table output.
+func (o *Output) Sessions() []*dissect.Session { return o.sessions }
+
+// Close writes what is written at the end — the JSON document, the
+// tables, or the NDJSON summary — and flushes. It returns the first write
+// error.
+func (o *Output) Close(c Capture) error {
+	if o.err != nil {
+		return o.err
+	}
+	switch o.opt.Format {
+	case FormatJSON:
+		o.setErr(writeJSON(o.w, o.report(c)))
+	case FormatTable:
+		o.setErr(writeTables(o.w, o.report(c), o.opt))
+	case FormatNDJSON:
+		o.setErr(o.nd.summary(c))
+	}
+	o.setErr(o.w.Flush())
+	return o.err
+}
+
+func (o *Output) report(c Capture) *Report {
+	r := &Report{SchemaVersion: SchemaVersion, Capture: c, Sessions: make([]Session, 0, len(o.sessions))}
+	for _, s := range o.sessions {
+		r.Sessions = append(r.Sessions, NewSession(s))
+	}
+	SortSessions(r.Sessions)
+	return r
+}
+
+func (o *Output) setErr(err error) {
+	if err != nil && o.err == nil {
+		o.err = err
+	}
+}
