@@ -296,6 +296,11 @@ func (h *half) line(t time.Time, off int64, raw []byte, inSync bool) int {
 	if !inSync && !plausible(verb, params, h.d, bareLF) {
 		return -2
 	}
+	if len(body) == 0 {
+		s.anomaly(Anomaly{Kind: "empty_line", Time: t, Dir: h.d, Offset: off, Bytes: len(raw),
+			Detail: "stray line end where a command should start (a payload length may be wrong)"})
+		return -1
+	}
 	if !isVerbShape(verb) {
 		s.anomaly(Anomaly{Kind: "unknown_verb", Time: t, Dir: h.d, Offset: off, Bytes: len(raw),
 			Detail: "line does not start with a command", Line: quote(body)})

@@ -156,6 +156,10 @@ func (s *Session) applyRequest(c *Command) {
 		s.evidenceFor(KindSwitchboard, "ANS")
 	case "CAL":
 		s.evidenceFor(KindSwitchboard, "CAL")
+	case "CVQ":
+		// CVQ is a dispatch-only command of the CVR0 pseudo-dialect
+		// (versions/cvr0.md, msnp-grammar.md §4).
+		s.evidenceFor(KindDispatch, "CVQ (CVR0)")
 	case "MSG":
 		s.evidenceFor(KindSwitchboard, "MSG from the client")
 	case "ADG":
@@ -314,9 +318,10 @@ func (s *Session) redirect(c *Command, tx *Transaction) {
 	r := Redirect{TrID: c.TrID, Type: c.Args[0], To: c.Args[1]}
 	switch r.Type {
 	case "NS":
-		// MSNP7-12: XFR t NS host:port 0 current-server:port.
-		if from := arg(c, 3); len(c.Args) >= 4 && from != "U" {
-			r.From = from
+		// MSNP7-12: XFR t NS host:port 0 current-server:port; MSNP13+
+		// has "U D" there instead (msnp-grammar.md §6).
+		if arg(c, 2) == "0" && len(c.Args) >= 4 {
+			r.From = arg(c, 3)
 		}
 		if tx != nil && tx.Verb == "USR" {
 			if s.Auth != nil && s.Auth.Result == StatusPending {
