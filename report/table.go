@@ -9,6 +9,7 @@ import (
 
 	"github.com/msnsniff/msnsniff/dissect"
 	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/tw"
 )
 
 // writeTables writes the report as text: an overview of the sessions, then
@@ -77,7 +78,7 @@ func (p *tablePrinter) table(header []string, rows [][]string) {
 	if p.err != nil {
 		return
 	}
-	t := tablewriter.NewWriter(p.w)
+	t := tablewriter.NewTable(p.w, tablewriter.WithHeaderAutoFormat(tw.Off), tablewriter.WithRowAutoFormat(tw.Off))
 	h := make([]any, len(header))
 	for i, x := range header {
 		h[i] = x

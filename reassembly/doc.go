@@ -1,0 +1,51 @@
+// Package reassembly turns capture files into ordered TCP byte streams of
+// MSNP connections.
+//
+// # Inputs
+//
+// Open reads a pcap or pcapng file (optionally gzip-compressed, "-" for
+// stdin) with gopacket's pure-Go pcapgo readers. Records longer than
+// MaxRecordLen are refused before they are allocated. Errors are *FileError
+// values naming the file, the packet number and, for pcap, the byte offset;
+// every packet before the damage is delivered. Run merges several Sources by
+// packet timestamp and feeds an Engine.
+//
+// Engine.Packet decodes Ethernet (with 802.1Q/802.1ad tags and PPPoE), Linux
+// cooked (SLL and SLL2), raw IP and BSD null/loopback frames, IPv4 (fragments
+// are reassembled with gopacket's ip4defrag) and IPv6 (extension headers are
+// followed; fragments are counted, not reassembled), by slicing the headers
+// without allocating. TCP segments with an endpoint on an MSNP port
+// (Options.Ports, default 1863) go to one gopacket reassembly.Assembler.
+// Checksums are not verified: captures taken on the sending host carry
+// offloaded, unfinished checksums.
+//
+// # Outputs
+//
+// For each connection the Sink opens one Stream and receives, per direction
+// (dissect.C2S is from the client to the endpoint on the MSNP port), the
+// bytes in sequence order with Feed, one call per captured packet so that each
+// carries its packet's time; Gap for bytes never captured; and End exactly
+// once. Connections caught mid-stream are delivered from their first captured
+// byte. Everything that is not delivered is counted in Stats: non-IP, non-TCP
+// and other-port packets, decoding failures by kind, truncated packets,
+// stray and late segments.
+//
+// # Limits and time
+//
+// Out-of-order data is held in gopacket pages, bounded per connection and in
+// total by Options; at a limit the oldest hole is given up and reported as a
+// Gap. All timing is packet time: every FlushInterval the data stuck behind a
+// hole for longer than ReorderWindow is delivered after a Gap, and connections
+// silent for IdleTimeout are ended. Engine.Finish delivers what is left and
+// ends the remaining Streams. IPv4 fragments are held for at most 30 s and
+// 4 MiB.
+//
+// # Concurrency
+//
+// Neither Engine nor Source is safe for concurrent use; the Sink and Streams
+// are called synchronously from Engine.Packet and Engine.Finish, on the
+// caller's goroutine.
+//
+// gopacket's reassembly package registers two command-line flags of its own
+// when it is linked in; this package defines none.
+package reassembly

@@ -1,0 +1,287 @@
+package reassembly
+
+import (
+	"encoding/binary"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	gpreassembly "github.com/gopacket/gopacket/reassembly"
+	"github.com/msnsniff/msnsniff/dissect"
+)
+
+// Sink receives the MSNP connections found in a capture.
+type Sink interface {
+	// Open is called once per connection, with the first packet that
+	// belongs to it, and returns the Stream that receives its bytes. A nil
+	// Stream discards them.
+	Open(c dissect.ConnInfo) Stream
+}
+
+// Stream receives the bytes of one connection, in order per direction. The
+// two directions are interleaved in the order the assembler releases them,
+// which follows the capture except where data waited for a hole to fill.
+type Stream interface {
+	// Feed delivers bytes that follow the previous ones of direction dir.
+	// t is the capture time of the packet that carried them. b is valid
+	// only during the call.
+	Feed(dir dissect.Dir, t time.Time, b []byte)
+	// Gap reports n bytes of direction dir that were never captured,
+	// between the previous Feed and the next one. t is the capture time of
+	// the packet after the hole, or the End time for bytes missing before
+	// a FIN. n is 0 when the size is unknown.
+	Gap(dir dissect.Dir, t time.Time, n int)
+	// End is called exactly once, last. closed is true when the connection
+	// was seen to close: a FIN in both directions or a RST. It is false
+	// when the connection went idle for IdleTimeout, was replaced by a new
+	// one on the same addresses and ports, or was still open at Finish. t
+	// is the time of the packet that closed it, its last packet when it
+	// went idle or was replaced, or the time passed to Finish.
+	End(t time.Time, closed bool)
+}
+
+// Engine decodes captured packets, picks the TCP connections on MSNP ports
+// and reassembles each direction into an ordered byte stream for a Sink. All
+// times are packet times: flushes and timeouts follow the capture, never the
+// clock. Memory is bounded by Options. An Engine is not safe for concurrent
+// use, and the Sink and its Streams, which it calls synchronously, must not
+// call it back.
+type Engine struct {
+	opt     Options
+	ports   portSet
+	sink    Sink
+	pool    *gpreassembly.StreamPool
+	asm     *gpreassembly.Assembler
+	factory factory
+	stats   Stats
+
+	tcp    layers.TCP // decoded segment of the current packet
+	synTCP layers.TCP // segment of synthetic resets
+	cur    current    // the packet being assembled
+	ctxs   []packetContext
+
+	now       time.Time // latest packet time seen
+	nextFlush time.Time
+
+	pending   []*tcpStream // streams whose open halves must be reset
+	replay    bool         // assemble the current packet again after pending
+	finishing bool
+	endTime   time.Time // time passed to Finish, while finishing
+
+	open tcpStream // sentinel of the list of streams not yet ended
+	frag defragger
+}
+
+// current holds what the StreamFactory needs to know of the packet being
+// assembled. The slices are views into it.
+type current struct {
+	ts       time.Time
+	v6       bool
+	src, dst []byte
+}
+
+// contextSlab is how many packet contexts are allocated at once. Each
+// context is used for one packet only, but a page of out-of-order data keeps
+// its whole slab alive, so the slab is small: 16 contexts of 80 bytes.
+const contextSlab = 16
+
+// NewEngine returns an Engine that reports MSNP connections to sink.
+func NewEngine(sink Sink, opt Options) *Engine {
+	opt = opt.withDefaults()
+	e := &Engine{opt: opt, sink: sink}
+	for _, p := range opt.Ports {
+		e.ports.add(p)
+	}
+	e.factory.e = e
+	e.pool = gpreassembly.NewStreamPool(&e.factory)
+	e.asm = gpreassembly.NewAssembler(e.pool)
+	e.asm.MaxBufferedPagesPerConnection = opt.MaxBufferedPagesPerConn
+	e.asm.MaxBufferedPagesTotal = opt.MaxBufferedPagesTotal
+	e.open.next, e.open.prev = &e.open, &e.open
+	return e
+}
+
+// Stats returns the counts so far.
+func (e *Engine) Stats() Stats { return e.stats }
+
+// Packet decodes one captured packet of link type link and, when it is a TCP
+// segment of an MSNP connection, assembles it. file and num (1-based) locate
+// the packet for ConnInfo. data is only used during the call.
+func (e *Engine) Packet(data []byte, ci gopacket.CaptureInfo, link layers.LinkType, file string, num int64) {
+	e.stats.Packets++
+	e.stats.Bytes += int64(len(data))
+	ts := ci.Timestamp
+	if !ts.IsZero() {
+		if e.stats.First.IsZero() || ts.Before(e.stats.First) {
+			e.stats.First = ts
+		}
+		if ts.After(e.stats.Last) {
+			e.stats.Last = ts
+		}
+	}
+	e.tick(ts)
+	e.cur.ts = ts
+
+	ipb, version, ok := e.linkPayload(data, link)
+	if !ok {
+		e.countTruncated(ci, len(data), false)
+		return
+	}
+	var p ipPacket
+	if version == 4 {
+		ok = e.decodeIPv4(ipb, &p)
+	} else {
+		ok = e.decodeIPv6(ipb, &p)
+	}
+	e.countTruncated(ci, len(data), p.trunc)
+	if !ok {
+		return
+	}
+
+	seg := p.tcp
+	if len(seg) < tcpMinHeaderLen || int(seg[12]>>4)*4 < tcpMinHeaderLen || int(seg[12]>>4)*4 > len(seg) {
+		e.stats.Decode[DecodeTCP]++
+		return
+	}
+	if !e.ports.either(binary.BigEndian.Uint16(seg[0:2]), binary.BigEndian.Uint16(seg[2:4])) {
+		e.stats.TCP++
+		e.stats.OtherPort++
+		return
+	}
+	if err := e.tcp.DecodeFromBytes(seg, gopacket.NilDecodeFeedback); err != nil {
+		// The checks above leave DecodeFromBytes nothing to refuse.
+		e.stats.Decode[DecodeTCP]++
+		return
+	}
+	e.stats.TCP++
+	e.stats.Assembled++
+
+	e.cur.v6, e.cur.src, e.cur.dst = p.v6, p.src, p.dst
+	var flow gopacket.Flow
+	if p.v6 {
+		flow = gopacket.NewFlow(layers.EndpointIPv6, p.src, p.dst)
+	} else {
+		flow = gopacket.NewFlow(layers.EndpointIPv4, p.src, p.dst)
+	}
+	c := e.newContext()
+	c.ts, c.file, c.num = ts, file, num
+	c.rst = e.tcp.RST
+	e.assemble(flow, &e.tcp, c)
+}
+
+// countTruncated counts a packet captured shorter than it was sent.
+func (e *Engine) countTruncated(ci gopacket.CaptureInfo, n int, ipTrunc bool) {
+	if ci.Length > n || ipTrunc {
+		e.stats.Truncated++
+	}
+}
+
+// newContext returns a fresh packet context. Queued pages keep the context of
+// their packet, so one is never reused for another packet.
+func (e *Engine) newContext() *packetContext {
+	if len(e.ctxs) == 0 {
+		e.ctxs = make([]packetContext, contextSlab)
+	}
+	c := &e.ctxs[0]
+	e.ctxs = e.ctxs[1:]
+	c.anc[0] = c
+	return c
+}
+
+// assemble gives one segment to the assembler, then resets the connections
+// that ended or were replaced meanwhile, and assembles the segment again if
+// it opens a connection that replaces one.
+func (e *Engine) assemble(flow gopacket.Flow, tcp *layers.TCP, c *packetContext) {
+	e.asm.AssembleWithContext(flow, tcp, c)
+	e.resetPending()
+	if e.replay {
+		e.replay = false
+		e.asm.AssembleWithContext(flow, tcp, c)
+		e.resetPending()
+	}
+}
+
+// resetPending closes, with synthetic resets, the halves gopacket still has
+// open for streams that already ended. gopacket ends a connection only when
+// both halves close and starts a new one on its 4-tuple only after that.
+func (e *Engine) resetPending() {
+	for len(e.pending) > 0 {
+		s := e.pending[len(e.pending)-1]
+		e.pending = e.pending[:len(e.pending)-1]
+		for i := range s.done {
+			if !s.done[i] {
+				e.reset(s, i)
+			}
+		}
+	}
+}
+
+// reset assembles a synthetic RST on half i of s. Accept recognises its
+// context and moves it to the half's next sequence number, so gopacket
+// closes the half.
+func (e *Engine) reset(s *tcpStream, i int) {
+	var h [tcpMinHeaderLen]byte
+	src, dst := s.keyPorts[0], s.keyPorts[1]
+	net := s.keyNet
+	if i == 1 {
+		src, dst = dst, src
+		net = net.Reverse()
+	}
+	binary.BigEndian.PutUint16(h[0:], src)
+	binary.BigEndian.PutUint16(h[2:], dst)
+	h[12] = 5 << 4
+	h[13] = 0x04 // RST
+	if err := e.synTCP.DecodeFromBytes(h[:], gopacket.NilDecodeFeedback); err != nil {
+		return
+	}
+	c := e.newContext()
+	c.ts = e.now
+	c.synthetic = true
+	e.asm.AssembleWithContext(net, &e.synTCP, c)
+	// A half that has no packets yet is created closed by the reset.
+	s.done[i] = true
+}
+
+// tick advances packet time to t and flushes when FlushInterval has passed.
+func (e *Engine) tick(t time.Time) {
+	if t.After(e.now) {
+		e.now = t
+	}
+	if e.nextFlush.IsZero() {
+		e.nextFlush = e.now.Add(e.opt.FlushInterval)
+		return
+	}
+	if e.now.Before(e.nextFlush) {
+		return
+	}
+	e.nextFlush = e.now.Add(e.opt.FlushInterval)
+	e.asm.FlushWithOptions(gpreassembly.FlushOptions{
+		T:  e.now.Add(-e.opt.ReorderWindow),
+		TC: e.now.Add(-e.opt.IdleTimeout),
+	})
+	e.resetPending()
+	e.expireFragments(e.now.Add(-fragmentTimeout))
+}
+
+// Finish delivers all data still held, after a Gap for each hole that
+// remains, and ends every open Stream at time t (or the latest packet time,
+// if later), with closed=false unless its FINs or a RST were seen. Held IPv4
+// fragments are dropped. The Engine may be given more packets afterwards,
+// but then needs another Finish.
+func (e *Engine) Finish(t time.Time) {
+	if t.Before(e.now) {
+		t = e.now
+	}
+	e.finishing, e.endTime = true, t
+	e.asm.FlushAll()
+	e.resetPending()
+	// FlushAll has closed every connection gopacket holds; this only ends
+	// streams gopacket would have lost track of.
+	for e.open.next != &e.open {
+		e.open.next.end(t, false)
+	}
+	e.resetPending()
+	e.finishing = false
+	e.dropFragments(func(fragKey, fragHeld) bool { return true })
+	e.frag.d = nil
+}

@@ -1,0 +1,356 @@
+package reassembly
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	gpreassembly "github.com/gopacket/gopacket/reassembly"
+	"github.com/msnsniff/msnsniff/dissect"
+)
+
+// packetContext is the AssemblerContext of one packet. gopacket keeps it with
+// every page of out-of-order data cut from the packet, so each packet gets
+// its own and it is never changed afterwards.
+type packetContext struct {
+	ts        time.Time
+	file      string
+	num       int64
+	anc       [1]any // holds the context itself, see GetCaptureInfo
+	rst       bool
+	synthetic bool // a reset made up by the Engine, see Engine.reset
+}
+
+// GetCaptureInfo returns the packet's timestamp, with the context itself in
+// AncillaryData[0] so that ScatterGather.CaptureInfo leads back to it.
+func (c *packetContext) GetCaptureInfo() gopacket.CaptureInfo {
+	return gopacket.CaptureInfo{Timestamp: c.ts, AncillaryData: c.anc[:]}
+}
+
+// contextOf returns the packetContext behind ac, or nil.
+func contextOf(ac gpreassembly.AssemblerContext) *packetContext {
+	c, _ := ac.(*packetContext)
+	return c
+}
+
+// contextAt returns the context of the packet that holds byte off of sg, or
+// nil when off is out of range (CaptureInfo returns an empty value then).
+func contextAt(sg gpreassembly.ScatterGather, off int) *packetContext {
+	ci := sg.CaptureInfo(off)
+	if len(ci.AncillaryData) == 0 {
+		return nil
+	}
+	c, _ := ci.AncillaryData[0].(*packetContext)
+	return c
+}
+
+// factory is the Engine's gopacket StreamFactory.
+type factory struct{ e *Engine }
+
+// New opens a Stream for the first segment of a connection. A segment with
+// neither payload nor SYN opens none: it is the tail of a connection that is
+// over or was never seen.
+func (f *factory) New(netFlow, tcpFlow gopacket.Flow, tcp *layers.TCP, ac gpreassembly.AssemblerContext) gpreassembly.Stream {
+	e := f.e
+	c := contextOf(ac)
+	if c == nil || c.synthetic {
+		return nil
+	}
+	if len(tcp.Payload) == 0 && !tcp.SYN {
+		e.stats.Stray++
+		return nil
+	}
+	sp, dp := uint16(tcp.SrcPort), uint16(tcp.DstPort)
+	// The server is the endpoint on an MSNP port. When both are, a SYN
+	// tells, and otherwise the lower port is taken for the server.
+	serverIsDst := e.ports.has(dp)
+	if e.ports.both(sp, dp) {
+		switch {
+		case tcp.SYN && !tcp.ACK:
+			serverIsDst = true
+		case tcp.SYN:
+			serverIsDst = false
+		default:
+			serverIsDst = dp <= sp
+		}
+	}
+	src := netip.AddrPortFrom(e.addr(e.cur.src), sp)
+	dst := netip.AddrPortFrom(e.addr(e.cur.dst), dp)
+	info := dissect.ConnInfo{
+		Client:     src,
+		Server:     dst,
+		Start:      c.ts,
+		SYN:        tcp.SYN,
+		File:       c.file,
+		Packet:     c.num,
+		DetectedBy: "port",
+	}
+	if !serverIsDst {
+		info.Client, info.Server = dst, src
+	}
+	s := &tcpStream{
+		e:        e,
+		firstC2S: serverIsDst,
+		keyNet:   netFlow,
+		keyPorts: [2]uint16{sp, dp},
+		fsm:      gpreassembly.NewTCPSimpleFSM(gpreassembly.TCPSimpleFSMOptions{SupportMissingEstablishment: true}),
+		last:     c.ts,
+	}
+	s.out = e.sink.Open(info)
+	if s.out == nil {
+		s.out = discard{}
+	}
+	e.stats.Connections++
+	s.prev, s.next = e.open.prev, &e.open
+	e.open.prev.next = s
+	e.open.prev = s
+	return s
+}
+
+// addr converts a 4 or 16 byte address of the current packet.
+func (e *Engine) addr(b []byte) netip.Addr {
+	if e.cur.v6 {
+		return netip.AddrFrom16([16]byte(b))
+	}
+	return netip.AddrFrom4([4]byte(b))
+}
+
+// discard is the Stream of a connection the Sink did not want.
+type discard struct{}
+
+func (discard) Feed(dissect.Dir, time.Time, []byte) {}
+func (discard) Gap(dissect.Dir, time.Time, int)     {}
+func (discard) End(time.Time, bool)                 {}
+
+// tcpStream is the gopacket Stream of one connection. It turns gopacket's
+// callbacks into calls of the Sink's Stream. Indexes [0] and [1] of its
+// arrays are gopacket's halves: [0] is the direction of the connection's
+// first packet.
+type tcpStream struct {
+	e        *Engine
+	out      Stream
+	firstC2S bool          // the first packet went client to server
+	keyNet   gopacket.Flow // network flow of the first packet
+	keyPorts [2]uint16     // its source and destination ports
+	fsm      *gpreassembly.TCPSimpleFSM
+	last     time.Time // latest packet time of the connection
+
+	isn     [2]uint32 // sequence number of the SYN of each half (assumed for a forced start)
+	nextSeq [2]uint32 // sequence number after the last byte delivered
+	started [2]bool   // nextSeq is set
+	finSeq  [2]uint32 // where a FIN seen in Accept ends each half
+	finSeen [2]bool   // finSeq is set
+	fed     [2]bool   // bytes were delivered
+	done    [2]bool   // gopacket closed the half
+	endSeen [2]bool   // the half ended with a FIN or RST
+	rst     bool      // a RST ended the connection
+	rstSeen bool      // a RST was accepted, maybe ahead of a hole
+	ended   bool      // End was called
+	// prev and next link the Engine's list of streams not yet ended.
+	prev, next *tcpStream
+}
+
+// half returns the index of gopacket direction d.
+func half(d gpreassembly.TCPFlowDirection) int {
+	if d == gpreassembly.TCPDirClientToServer {
+		return 0
+	}
+	return 1
+}
+
+// dir converts half index i to a client/server direction.
+func (s *tcpStream) dir(i int) dissect.Dir {
+	if (i == 0) == s.firstC2S {
+		return dissect.C2S
+	}
+	return dissect.S2C
+}
+
+// Accept is called by gopacket for every segment of the connection before
+// it is assembled. It forces a start on halves whose SYN was not captured,
+// so that connections caught mid-stream flow at once, and drops control
+// segments that break the TCP state machine. Segments with payload are never
+// dropped while the connection lasts.
+func (s *tcpStream) Accept(tcp *layers.TCP, ci gopacket.CaptureInfo, d gpreassembly.TCPFlowDirection, nextSeq gpreassembly.Sequence, start *bool, ac gpreassembly.AssemblerContext) bool {
+	i := half(d)
+	c := contextOf(ac)
+	if c != nil && c.synthetic {
+		if nextSeq < 0 {
+			*start = true
+		} else {
+			tcp.Seq = uint32(nextSeq)
+		}
+		return true
+	}
+	if s.ended {
+		s.e.stats.Late++
+		return false
+	}
+	if tcp.SYN && !tcp.ACK && nextSeq >= 0 && !(s.started[i] && tcp.Seq == s.isn[i]) {
+		// A new connection on the same addresses and ports: end this
+		// one and assemble the SYN again once gopacket let it go.
+		s.e.stats.Superseded++
+		s.end(s.last, false)
+		s.e.replay = true
+		return false
+	}
+	if ci.Timestamp.After(s.last) {
+		s.last = ci.Timestamp
+	}
+	if !s.fsm.CheckState(tcp, d) {
+		if len(tcp.Payload) == 0 {
+			s.e.stats.Rejected++
+			return false
+		}
+		s.e.stats.StateAnomalies++
+	}
+	switch {
+	case nextSeq >= 0:
+		s.nextSeq[i] = uint32(nextSeq)
+	case tcp.SYN:
+		s.isn[i] = tcp.Seq
+		s.nextSeq[i] = tcp.Seq + 1
+	default:
+		// A SYN of this connection arriving late would have the
+		// sequence number before the first byte seen.
+		*start = true
+		s.isn[i] = tcp.Seq - 1
+		s.nextSeq[i] = tcp.Seq
+	}
+	s.started[i] = true
+	if tcp.FIN {
+		s.finSeq[i] = tcp.Seq + uint32(len(tcp.Payload))
+		s.finSeen[i] = true
+	}
+	// gopacket acts on a RST only at the expected sequence number; one
+	// ahead of a hole still means the connection is closed.
+	s.rstSeen = s.rstSeen || tcp.RST
+	return true
+}
+
+// ReassembledSG delivers the next bytes of one direction, split into one
+// Feed per captured packet so that each carries its own time, after a Gap
+// for any bytes skipped.
+func (s *tcpStream) ReassembledSG(sg gpreassembly.ScatterGather, ac gpreassembly.AssemblerContext) {
+	d, _, end, skip := sg.Info()
+	i := half(d)
+	n, _ := sg.Lengths()
+	if end {
+		s.done[i] = true
+	}
+	if s.ended {
+		return
+	}
+	dir := s.dir(i)
+	var t time.Time
+	if c := contextAt(sg, 0); c != nil {
+		t = c.ts
+	} else if c := contextOf(ac); c != nil {
+		t = c.ts
+	} else {
+		t = s.last
+	}
+	switch {
+	case skip > 0:
+		s.gap(dir, t, skip)
+		s.nextSeq[i] += uint32(skip)
+	case skip < 0 && s.fed[i]:
+		// gopacket did not know where the half stood (skip -1): bytes
+		// may be missing, how many is unknown. Before the first bytes
+		// this is just a stream caught mid-way.
+		s.gap(dir, t, 0)
+	}
+	if n > 0 {
+		s.feed(sg, dir, n, t)
+		s.fed[i] = true
+		s.nextSeq[i] += uint32(n)
+	}
+	if end {
+		s.endSeen[i] = true
+		if c := contextOf(ac); c != nil && c.rst && !c.synthetic {
+			s.rst = true
+		}
+		if s.rst {
+			s.end(s.last, true)
+		}
+	}
+}
+
+// gap reports n lost bytes.
+func (s *tcpStream) gap(dir dissect.Dir, t time.Time, n int) {
+	s.e.stats.Gaps++
+	if n == 0 {
+		s.e.stats.UnknownGaps++
+	}
+	s.e.stats.GapBytes += int64(n)
+	s.out.Gap(dir, t, n)
+}
+
+// feed delivers the n available bytes of sg, one Feed per run of bytes from
+// the same packet. Runs are found by binary search on the packet context of
+// an offset: a packet's bytes are contiguous in the stream.
+func (s *tcpStream) feed(sg gpreassembly.ScatterGather, dir dissect.Dir, n int, t time.Time) {
+	b := sg.Fetch(n)
+	if sg.Stats().Chunks <= 1 {
+		s.out.Feed(dir, t, b)
+		return
+	}
+	for off := 0; off < n; {
+		c := contextAt(sg, off)
+		if c == nil {
+			s.out.Feed(dir, t, b[off:])
+			return
+		}
+		lo, hi := off+1, n
+		if contextAt(sg, n-1) == c {
+			lo = n // the rest comes from one packet
+		}
+		for lo < hi {
+			mid := int(uint(lo+hi) >> 1)
+			if contextAt(sg, mid) == c {
+				lo = mid + 1
+			} else {
+				hi = mid
+			}
+		}
+		t = c.ts
+		s.out.Feed(dir, t, b[off:lo])
+		off = lo
+	}
+}
+
+// ReassemblyComplete is called by gopacket when both halves are closed. It
+// ends the Stream if it has not ended yet, and keeps the connection in
+// gopacket's pool so that its last ACKs and retransmissions are recognised
+// as late rather than opening a new connection; a new SYN still replaces it.
+func (s *tcpStream) ReassemblyComplete(gpreassembly.AssemblerContext) bool {
+	s.done = [2]bool{true, true}
+	t := s.last
+	if s.e.finishing && s.e.endTime.After(t) {
+		t = s.e.endTime
+	}
+	s.end(t, s.rst || s.rstSeen || (s.finSeen[0] && s.finSeen[1]))
+	return false
+}
+
+// end reports any bytes missing before a FIN that never got delivered, calls
+// End once, and has the Engine close the halves gopacket still has open.
+func (s *tcpStream) end(t time.Time, closed bool) {
+	if s.ended {
+		return
+	}
+	s.ended = true
+	for i := range 2 {
+		if s.finSeen[i] && !s.endSeen[i] && s.started[i] {
+			if n := int32(s.finSeq[i] - s.nextSeq[i]); n > 0 {
+				s.gap(s.dir(i), t, int(n))
+			}
+		}
+	}
+	s.out.End(t, closed)
+	s.prev.next, s.next.prev = s.next, s.prev
+	if !s.done[0] || !s.done[1] {
+		s.e.pending = append(s.e.pending, s)
+	}
+}
