@@ -165,7 +165,7 @@ func UnescapeText(s string) []byte {
 }
 
 // EscapeText is the inverse of UnescapeText: it makes control bytes
-// (including ESC, CR and LF), DEL, C1 controls and invalid UTF-8 visible as
+// other than TAB (so ESC, CR and LF among them), DEL, C1 controls and invalid UTF-8 visible as
 // "\xNN" and doubles backslashes, so that the result is safe to print on a
 // terminal and parses back to the same bytes.
 func EscapeText(dst []byte, b []byte) []byte {
@@ -176,7 +176,7 @@ func EscapeText(dst []byte, b []byte) []byte {
 		case c == '\\':
 			dst = append(dst, '\\', '\\')
 			i++
-		case c < 0x20 || c == 0x7f:
+		case (c < 0x20 && c != '\t') || c == 0x7f:
 			dst = append(dst, '\\', 'x', hexdig[c>>4], hexdig[c&15])
 			i++
 		case c < 0x80:
@@ -201,7 +201,7 @@ func EscapeText(dst []byte, b []byte) []byte {
 func NeedsEscape(b []byte) bool {
 	for i := 0; i < len(b); {
 		c := b[i]
-		if c == '\\' || c < 0x20 || c == 0x7f {
+		if c == '\\' || (c < 0x20 && c != '\t') || c == 0x7f {
 			return true
 		}
 		if c < 0x80 {

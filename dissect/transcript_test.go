@@ -74,13 +74,13 @@ func TestParseTranscriptErrors(t *testing.T) {
 }
 
 func TestEscapeRoundTrip(t *testing.T) {
-	for _, s := range []string{"", "plain", "back\\slash", "\x1b[2J", "a\r\nb", "\x00\xff\xc2\x85ok", "héllo"} {
+	for _, s := range []string{"", "plain", "back\\slash", "\x1b[2J", "a\r\nb", "\x00\xff\xc2\x85ok", "héllo", "tab\there"} {
 		esc := EscapeText(nil, []byte(s))
 		if got := string(UnescapeText(string(esc))); got != s {
 			t.Errorf("UnescapeText(EscapeText(%q)) = %q (escaped %q)", s, got, esc)
 		}
 		for _, c := range esc {
-			if c < 0x20 || c == 0x7f {
+			if (c < 0x20 && c != '\t') || c == 0x7f {
 				t.Errorf("EscapeText(%q) = %q keeps a control byte", s, esc)
 			}
 		}
