@@ -95,6 +95,9 @@ func TestFramingAnomalies(t *testing.T) {
 		{"trid reused", "CHG 9 NLN\r\nCHG 9 BSY\r\n", "", Limits{}, []string{"trid_reused"}, 2},
 		{"after out", "OUT\r\nPNG\r\n", "", Limits{}, []string{"after_out"}, 2},
 		{"unknown error code", "CHG 9 NLN\r\n", "999 9\r\n", Limits{}, []string{"unknown_error_code"}, 2},
+		{"too few parameters", "CHG 10\r\n", "", Limits{}, []string{"bad_arity"}, 1},
+		{"too many parameters", "BLP 11 AL BL junk\r\n", "", Limits{}, []string{"bad_arity"}, 1},
+		{"error with parameters", "CHG 9 NLN\r\n", "911 9 x\r\n", Limits{}, []string{"bad_arity"}, 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -12,6 +12,9 @@ func (s *Session) finish(c *Command) {
 	c.Seq = s.seq
 	s.seq++
 	s.Commands[c.Dir]++
+	if s.Version.Source != "negotiated" {
+		s.inferVersion(c)
+	}
 	s.checkPlace(c)
 	var tx *Transaction
 	switch {
@@ -77,6 +80,9 @@ func (s *Session) checkPlace(c *Command) {
 		if c.Dir == C2S {
 			s.anomaly(Anomaly{Kind: "wrong_direction", Time: c.Time, Dir: c.Dir, Offset: c.Offset,
 				Detail: "error reply sent by the client", Line: quote([]byte(c.Line()))})
+		} else if !c.HasTrID || len(c.Args) > 0 {
+			s.anomaly(Anomaly{Kind: "bad_arity", Time: c.Time, Dir: c.Dir, Offset: c.Offset,
+				Detail: "an error reply is the code and the TrID alone (msnp-grammar.md §1.2)", Line: quote([]byte(c.Line()))})
 		}
 		return
 	}
@@ -90,7 +96,15 @@ func (s *Session) checkPlace(c *Command) {
 		s.anomaly(Anomaly{Kind: "wrong_direction", Time: c.Time, Dir: c.Dir, Offset: c.Offset,
 			Detail: c.Verb + " is not sent by the " + sideName(c.Dir) + " (" + v.Spec + ")", Line: quote([]byte(c.Line()))})
 	}
-	if n := s.Version.Number; n > 0 && (n < v.Intro || (v.Removed > 0 && n >= v.Removed)) {
+	if v.form(c.Dir).ok && !v.args(c.Dir).allows(len(c.Args)) {
+		s.anomaly(Anomaly{Kind: "bad_arity", Time: c.Time, Dir: c.Dir, Offset: c.Offset,
+			Detail: c.Verb + " with " + strconv.Itoa(len(c.Args)) + " parameters (" + v.Spec + ")", Line: quote([]byte(c.Line()))})
+	}
+	// An inferred version is only a lower bound: a verb newer than it may
+	// still belong to the true version, a removed one may not.
+	n := s.Version.Number
+	tooNew := n < v.Intro && s.Version.Source == "negotiated"
+	if n > 0 && (tooNew || (v.Removed > 0 && n >= v.Removed)) {
 		s.anomaly(Anomaly{Kind: "verb_not_in_version", Time: c.Time, Dir: c.Dir, Offset: c.Offset,
 			Detail: c.Verb + " is not part of MSNP" + strconv.Itoa(n) + " (" + v.Spec + ")", Line: quote([]byte(c.Line()))})
 	}
@@ -432,5 +446,60 @@ func (s *Session) decideKind() {
 			s.Kind, s.KindEvidence = k, s.evidence[i]
 			return
 		}
+	}
+}
+
+// inferVersion raises the session's rules version from the forms of its
+// commands when no VER exchange was captured (a mid-session start). The
+// version is a lower bound: the oldest version with every form seen.
+func (s *Session) inferVersion(c *Command) {
+	n, what := 0, ""
+	switch c.Verb {
+	case "USR":
+		switch arg(c, 0) {
+		case "MD5":
+			n, what = 2, "USR MD5"
+		case "TWN":
+			n, what = 8, "USR TWN" // versions/msnp8.md
+		case "SSO":
+			n, what = 15, "USR SSO" // authschemes/sso.md
+		case "SHA":
+			n, what = 18, "USR SHA" // msnp-grammar.md §5 [KB18]
+		}
+	case "ILN", "NLN":
+		// 14+: NLN status handle netid friendly caps (msnp-grammar.md §11).
+		k := 1
+		if c.Verb == "ILN" {
+			k = 2
+		}
+		if c.Dir == S2C && len(c.Args) > k+1 && isDigits([]byte(arg(c, k))) && len(arg(c, k)) <= 3 {
+			n, what = 14, c.Verb+" with a network id"
+		} else if len(c.Args) >= k+3 {
+			n, what = 8, c.Verb+" with client capabilities"
+		}
+	case "ADC", "SBP":
+		n, what = 10, c.Verb
+	case "LST":
+		if strings.HasPrefix(arg(c, 0), "N=") {
+			n, what = 10, "LST N="
+		}
+	case "UUX", "UBX", "GCF", "SBS":
+		n, what = 11, c.Verb
+	case "ADL", "RML", "UUN", "UBN":
+		n, what = 13, c.Verb
+	case "FQY", "UUM", "UBM":
+		n, what = 14, c.Verb
+	case "SDG", "PUT", "DEL", "NFY":
+		n, what = 21, c.Verb // msnp-grammar.md §13 [KB21]
+	case "CHL", "QRY":
+		n, what = 6, c.Verb
+	case "PRP", "BPR", "NOT", "SDC":
+		n, what = 5, c.Verb
+	case "LSG", "ADG", "REG", "RMG":
+		n, what = 7, c.Verb
+	}
+	if n > s.Version.Number {
+		s.Version.Number = n
+		s.Version.Source = "inferred from " + what + " (at least MSNP" + strconv.Itoa(n) + ")"
 	}
 }
