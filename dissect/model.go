@@ -165,6 +165,13 @@ type Auth struct {
 	Result    Status
 	ErrorCode int
 	TrID      int64
+	// Policy is the SSO policy the server named (MBI_KEY_OLD, ...;
+	// authschemes/sso.md).
+	Policy string
+	// ChallengeSeen and ResponseSeen say whether the server's challenge
+	// (USR t pkg S ...) and the client's answer were captured; their values
+	// are credentials and are not kept here.
+	ChallengeSeen, ResponseSeen bool
 }
 
 // Redirect is an XFR reply sending the client to another server

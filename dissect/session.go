@@ -34,6 +34,7 @@ type Analyzer struct {
 	lim     Limits
 	nextID  int
 	pending []pendingRedirect
+	grants  cookieGrants
 }
 
 type pendingRedirect struct {
@@ -81,6 +82,23 @@ type Session struct {
 	AnomalyCounts map[string]int
 	// Out is the first OUT seen, nil when none.
 	Out *Out
+	// Chat is what a switchboard session carried, nil for other kinds.
+	Chat *Chat
+	// Cookie is the switchboard authentication cookie the session logged
+	// in with (a credential).
+	Cookie string
+	// Invitations lists the RNG invitations a notification session
+	// received.
+	Invitations []Invitation
+	// ContactChanges lists the changes to the contact lists after login.
+	ContactChanges []ContactChange
+	// UnlistedContactChanges counts changes beyond the listing limit.
+	UnlistedContactChanges int
+	// OwnStatus lists the session user's own status changes (CHG).
+	OwnStatus []PresenceEvent
+	// LinkNote says why a switchboard session has no Parent, when it
+	// should have one.
+	LinkNote string
 
 	// Commands counts commands per direction (index C2S, S2C).
 	Commands [2]int
@@ -108,6 +126,10 @@ type Session struct {
 	ringHead int
 	opByTrID map[int64]*GroupOp
 	evidence [3]string // first evidence for switchboard, notification, dispatch
+	contacts contactList
+	syncDone bool
+	presence presence
+	mlPending map[int64][]byte // ADL/RML payloads awaiting OK
 }
 
 // Out records an OUT command (commands/out.md).
@@ -206,6 +228,7 @@ func (s *Session) End(t time.Time, closed bool) {
 			h.cur = nil
 		}
 	}
+	s.closeChat(t)
 	s.Closed = closed
 	s.Done = true
 	s.decideKind()

@@ -1,6 +1,7 @@
 package dissect
 
 import (
+	"bytes"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -16,6 +17,9 @@ func (s *Session) finish(c *Command) {
 		s.inferVersion(c)
 	}
 	s.checkPlace(c)
+	if c.Dir == C2S {
+		s.snapshotContacts()
+	}
 	var tx *Transaction
 	switch {
 	case c.Dir == C2S:
@@ -130,6 +134,9 @@ func (s *Session) apply(c *Command, tx *Transaction) {
 	}
 }
 
+// maxMLPending bounds the ADL/RML payloads kept until their OK arrives.
+const maxMLPending = 64
+
 var authPackages = map[string]bool{"MD5": true, "CTP": true, "TWN": true, "SSO": true, "SHA": true}
 
 func arg(c *Command, i int) string {
@@ -156,26 +163,37 @@ func (s *Session) applyRequest(c *Command) {
 			if arg(c, 1) == "I" {
 				s.Auth.User = arg(c, 2)
 			}
+			if arg(c, 1) == "S" {
+				s.Auth.ResponseSeen = true
+			}
 			s.Auth.TrID = c.TrID
 			s.evidenceFor(KindNotification, "")
 		case len(c.Args) >= 2:
 			// SB login: USR t handle cookie (commands/usr.md).
 			s.Auth = &Auth{Method: "cookie", User: pkg, Result: StatusPending, TrID: c.TrID}
 			s.evidenceFor(KindSwitchboard, "USR with a switchboard cookie")
+			s.sbRequest(c)
 		}
 	case "ANS":
-		// commands/ans.md: ANS t handle cookie sessid.
+		// commands/ans.md: ANS t handle{;guid} cookie sessid.
 		user, _, _ := strings.Cut(arg(c, 0), ";")
 		s.Auth = &Auth{Method: "cookie", User: user, Result: StatusPending, TrID: c.TrID}
 		s.evidenceFor(KindSwitchboard, "ANS")
+		s.sbRequest(c)
 	case "CAL":
 		s.evidenceFor(KindSwitchboard, "CAL")
+		s.sbRequest(c)
+	case "OUT":
+		if s.Chat != nil {
+			s.sbRequest(c)
+		}
 	case "CVQ":
 		// CVQ is a dispatch-only command of the CVR0 pseudo-dialect
 		// (versions/cvr0.md, msnp-grammar.md §4).
 		s.evidenceFor(KindDispatch, "CVQ (CVR0)")
 	case "MSG":
 		s.evidenceFor(KindSwitchboard, "MSG from the client")
+		s.sbRequest(c)
 	case "ADG":
 		s.addOp(c, &GroupOp{Op: "ADG", Name: Unescape(arg(c, 0))})
 	case "REG":
@@ -202,7 +220,17 @@ func (s *Session) applyRequest(c *Command) {
 			gid := arg(c, 2)
 			s.addOp(c, &GroupOp{Op: "ADC", List: "FL", Contact: strings.TrimPrefix(arg(c, 1), "C="), GroupID: gid, Name: s.groups[gid]})
 		}
-	case "SYN", "CHG", "ILN", "PRP", "BLP", "GTC", "LST", "LSG", "SDC", "URL", "ADL", "UUX", "CVR":
+	case "ADL", "RML":
+		s.evidenceFor(KindNotification, c.Verb+" from the client")
+		if c.HasTrID && len(c.Payload) > 0 {
+			if s.mlPending == nil {
+				s.mlPending = map[int64][]byte{}
+			}
+			if len(s.mlPending) < maxMLPending {
+				s.mlPending[c.TrID] = c.Payload
+			}
+		}
+	case "SYN", "CHG", "ILN", "PRP", "BLP", "GTC", "LST", "LSG", "SDC", "URL", "UUX", "CVR":
 		if c.Verb != "CVR" {
 			s.evidenceFor(KindNotification, c.Verb+" from the client")
 		}
@@ -232,6 +260,9 @@ func (s *Session) applyServer(c *Command, tx *Transaction) {
 		if op := s.opByTrID[c.TrID]; op != nil && op.Status == StatusPending {
 			s.settleOp(op, c, tx)
 		}
+		if c.ErrorCode > 0 && tx.Verb == "MSG" {
+			s.sbServer(c, tx)
+		}
 		if c.ErrorCode > 0 && s.Auth != nil && s.Auth.TrID == c.TrID && (tx.Verb == "USR" || tx.Verb == "ANS") {
 			s.Auth.Result = StatusError
 			s.Auth.ErrorCode = c.ErrorCode
@@ -247,6 +278,15 @@ func (s *Session) applyServer(c *Command, tx *Transaction) {
 		}
 		s.Auth.Offered = c.Args
 	case "USR":
+		if arg(c, 1) == "S" && authPackages[arg(c, 0)] {
+			if s.Auth == nil {
+				s.Auth = &Auth{Method: arg(c, 0), Result: StatusPending, TrID: c.TrID}
+			}
+			s.Auth.ChallengeSeen = true
+			if arg(c, 0) == "SSO" {
+				s.Auth.Policy = arg(c, 2) // USR t SSO S policy nonce
+			}
+		}
 		if arg(c, 0) == "OK" {
 			if s.Auth == nil {
 				s.Auth = &Auth{TrID: c.TrID}
@@ -257,6 +297,7 @@ func (s *Session) applyServer(c *Command, tx *Transaction) {
 			}
 			if s.Auth.Method == "cookie" {
 				s.evidenceFor(KindSwitchboard, "USR OK for a switchboard cookie")
+				s.sbServer(c, tx)
 			} else {
 				s.evidenceFor(KindNotification, "USR OK")
 			}
@@ -265,6 +306,7 @@ func (s *Session) applyServer(c *Command, tx *Transaction) {
 		if arg(c, 0) == "OK" && s.Auth != nil {
 			s.Auth.Result = StatusOK
 		}
+		s.sbServer(c, tx)
 	case "XFR":
 		s.redirect(c, tx)
 	case "LSG":
@@ -272,15 +314,53 @@ func (s *Session) applyServer(c *Command, tx *Transaction) {
 	case "SYN":
 		if tx != nil && tx.Verb == "SYN" && c.HasTrID {
 			clear(s.groups)
+			s.syncDone = true
 		}
 		s.evidenceFor(KindNotification, "SYN reply")
-	case "JOI", "IRO", "ACK", "NAK", "BYE":
+	case "LST":
+		s.evidenceFor(KindNotification, "LST")
+		s.listEntry(c)
+	case "ADD", "REM", "ADC", "REA":
+		if c.TrID == 0 || tx != nil {
+			s.listEdit(c, tx)
+		}
+	case "ADL", "RML":
+		s.evidenceFor(KindNotification, c.Verb+" from the server")
+		switch {
+		case c.HasTrID && c.TrID == 0 && c.PayloadLen > 0:
+			s.mlEdit(c, c.Payload, c.Verb == "ADL")
+		case tx != nil && arg(c, 0) == "OK":
+			if p, ok := s.mlPending[c.TrID]; ok {
+				delete(s.mlPending, c.TrID)
+				s.mlEdit(c, p, c.Verb == "ADL")
+				if c.Verb == "ADL" && bytes.Contains(p, []byte(`l="1"`)) {
+					s.syncDone = true // the initial list (versions/msnp13.md)
+				}
+			}
+		}
+	case "CHG":
+		s.evidenceFor(KindNotification, "CHG from the server")
+		s.ownStatus(c)
+	case "ILN", "NLN", "FLN":
+		s.evidenceFor(KindNotification, c.Verb+" from the server")
+		s.presenceLine(c)
+	case "UBX":
+		s.evidenceFor(KindNotification, "UBX from the server")
+		s.personalMessage(c)
+	case "JOI", "IRO", "ACK", "NAK", "BYE", "CAL":
 		s.evidenceFor(KindSwitchboard, c.Verb)
+		s.sbServer(c, tx)
 	case "MSG":
 		if arg(c, 0) == "Hotmail" {
 			s.evidenceFor(KindNotification, "MSG from Hotmail")
+		} else {
+			s.evidenceFor(KindSwitchboard, "MSG from a user")
+			s.sbServer(c, tx)
 		}
-	case "ILN", "NLN", "FLN", "CHG", "LST", "BPR", "NOT", "UBX", "RNG", "CHL", "QNG", "GCF", "SBS", "ADL":
+	case "RNG":
+		s.evidenceFor(KindNotification, "RNG")
+		s.grantRNG(c)
+	case "BPR", "NOT", "CHL", "QNG", "GCF", "SBS":
 		s.evidenceFor(KindNotification, c.Verb+" from the server")
 	}
 }
@@ -351,6 +431,9 @@ func (s *Session) redirect(c *Command, tx *Transaction) {
 		s.evidenceFor(KindNotification, "XFR SB")
 	}
 	s.Redirects = append(s.Redirects, r)
+	if r.Type == "SB" {
+		s.grantXFR(r.Cookie, len(s.Redirects)-1)
+	}
 	if to, err := netip.ParseAddrPort(r.To); err == nil && r.Type == "NS" {
 		s.a.remember(pendingRedirect{to: to, client: s.Conn.Client.Addr(), from: s, index: len(s.Redirects) - 1})
 	}

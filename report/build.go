@@ -2,8 +2,11 @@ package report
 
 import (
 	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/msnsniff/msnsniff/dissect"
 )
@@ -40,6 +43,37 @@ func NewSession(s *dissect.Session) Session {
 	if s.Parent > 0 {
 		r.Parent = ptr(s.Parent)
 	}
+	if s.Auth != nil {
+		r.User = s.Auth.User
+	}
+	r.LinkNote = s.LinkNote
+	if s.Cookie != "" {
+		r.CookieRef = ptr(CookieRef(s.Cookie))
+	}
+	r.Invitations = []Invitation{}
+	for _, in := range s.Invitations {
+		x := Invitation{Time: Time{in.Time}, SessionID: in.SessionID, To: in.To, Inviter: in.Inviter, Friendly: in.Friendly, CookieRef: CookieRef(in.Cookie)}
+		if in.Session > 0 {
+			x.Session = ptr(in.Session)
+		}
+		r.Invitations = append(r.Invitations, x)
+	}
+	if ch := s.Chat; ch != nil {
+		r.Chat = &Chat{SessionID: ch.SessionID, Invited: nonNil(ch.Invited), Participants: participants(ch.Participants), Messages: messageCounts(ch)}
+	}
+	if s.HasContacts() {
+		r.Contacts = &Contacts{AtLogin: contactEntries(s.ContactsAtLogin()), AtEnd: contactEntries(s.ContactsAtEnd()),
+			Changes: []ContactChange{}, Unlisted: s.UnlistedContactChanges, Dropped: s.DroppedContacts()}
+		for _, c := range s.ContactChanges {
+			r.Contacts.Changes = append(r.Contacts.Changes, ContactChange{Time: Time{c.Time}, TrID: c.TrID, Op: c.Op, List: c.List, Contact: c.Contact, Group: c.Group, Server: c.Server})
+		}
+	}
+	if pres := s.Presence(); len(pres) > 0 || len(s.OwnStatus) > 0 {
+		r.Presence = &Presence{Own: presenceEvents(s.OwnStatus), Contacts: []ContactPresence{}}
+		for _, p := range pres {
+			r.Presence.Contacts = append(r.Presence.Contacts, ContactPresence{User: p.User, PSM: p.PSM, Media: p.Media, Events: presenceEvents(p.Events), UnlistedEvents: p.UnlistedEvents})
+		}
+	}
 	r.Version = Version{Offered: nonNil(s.Version.Offered), Refused: s.Version.Refused, RulesSource: s.Version.Source}
 	if s.Version.Selected != "" {
 		r.Version.Selected = ptr(s.Version.Selected)
@@ -48,7 +82,8 @@ func NewSession(s *dissect.Session) Session {
 		r.Version.Rules = ptr("MSNP" + strconv.Itoa(s.Version.Number))
 	}
 	if a := s.Auth; a != nil {
-		r.Auth = &Auth{Method: a.Method, User: a.User, Result: string(a.Result), Offered: nonNil(a.Offered), ErrorCode: code(a.ErrorCode)}
+		r.Auth = &Auth{Method: a.Method, User: a.User, Result: string(a.Result), Offered: nonNil(a.Offered), ErrorCode: code(a.ErrorCode),
+			Policy: a.Policy, ChallengeSeen: a.ChallengeSeen, ResponseSeen: a.ResponseSeen}
 	}
 	for _, x := range s.Redirects {
 		rd := Redirect{TrID: x.TrID, Type: x.Type, To: x.To}
@@ -158,5 +193,60 @@ func AnomalyTotals(ss []*dissect.Session) []Count {
 		out = append(out, Count{Name: k, Count: n})
 	}
 	slices.SortFunc(out, func(a, b Count) int { return cmp.Compare(a.Name, b.Name) })
+	return out
+}
+
+// CookieRef returns a stable reference to a credential: "sha256:" and the
+// first 8 hex digits of its SHA-256, enough to link the sessions that used
+// it without revealing it.
+func CookieRef(v string) string {
+	if v == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(v))
+	return "sha256:" + hex.EncodeToString(sum[:4])
+}
+
+func participants(ps []*dissect.Participant) []Participant {
+	out := []Participant{}
+	for _, p := range ps {
+		out = append(out, Participant{User: p.User, Friendly: p.Friendly, Joined: timePtr(p.Joined), Left: timePtr(p.Left), How: p.How})
+	}
+	return out
+}
+
+func timePtr(t time.Time) *Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &Time{t}
+}
+
+func messageCounts(ch *dissect.Chat) []Count {
+	m := map[string]int64{}
+	for _, x := range ch.Messages {
+		m[x.Type]++
+	}
+	out := make([]Count, 0, len(m))
+	for k, n := range m {
+		out = append(out, Count{Name: k, Count: n})
+	}
+	slices.SortFunc(out, func(a, b Count) int { return cmp.Compare(a.Name, b.Name) })
+	return out
+}
+
+func contactEntries(cs []dissect.Contact) []ContactEntry {
+	out := make([]ContactEntry, 0, len(cs))
+	for _, c := range cs {
+		out = append(out, ContactEntry{User: c.Handle, Friendly: c.Friendly, ID: c.ID, Lists: nonNil(dissect.ListNames(c.Lists)), Groups: nonNil(c.Groups)})
+	}
+	return out
+}
+
+func presenceEvents(es []dissect.PresenceEvent) []PresenceEvent {
+	out := make([]PresenceEvent, 0, len(es))
+	for _, e := range es {
+		out = append(out, PresenceEvent{Time: Time{e.Time}, Verb: e.Verb, Status: e.Status, Friendly: e.Friendly})
+	}
 	return out
 }

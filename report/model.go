@@ -32,6 +32,12 @@ type Report struct {
 	SchemaVersion int       `json:"schema_version"`
 	Capture       Capture   `json:"capture"`
 	Sessions      []Session `json:"sessions"`
+	// Conversations are the switchboard chats, each joining the sessions
+	// of every captured participant.
+	Conversations []Conversation `json:"conversations"`
+	// Users lists every user seen logging in, with their sessions,
+	// conversations and contact lists.
+	Users []User `json:"users"`
 }
 
 // Capture describes the input as a whole.
@@ -99,8 +105,18 @@ type Session struct {
 	// DetectedBy says how the connection was recognised: "port" or
 	// "content".
 	DetectedBy string `json:"detected_by"`
-	// Parent is the ID of the session whose referral led to this one.
-	Parent       *int          `json:"parent"`
+	// User is the session's own user (from its login), empty when not
+	// seen.
+	User string `json:"user"`
+	// Parent is the ID of the session whose referral (XFR, or RNG for a
+	// switchboard) led to this one.
+	Parent *int `json:"parent"`
+	// LinkNote says why a switchboard has no parent, when it should.
+	LinkNote string `json:"link_note"`
+	// CookieRef is a reference to a switchboard's authentication cookie
+	// ("sha256:" and 8 hex digits), the same on the session that received
+	// it; the cookie itself is a credential and is never written.
+	CookieRef    *string       `json:"cookie_ref"`
 	Version      Version       `json:"version"`
 	Auth         *Auth         `json:"auth"`
 	Redirects    []Redirect    `json:"redirects"`
@@ -111,9 +127,20 @@ type Session struct {
 	Errors    []Error   `json:"errors"`
 	Anomalies []Anomaly `json:"anomalies"`
 	// Out is the first OUT seen, null when none.
-	Out      *Out     `json:"out"`
-	Commands DirCount `json:"commands"`
-	Bytes    DirCount `json:"bytes"`
+	Out *Out `json:"out"`
+	// Invitations are the RNGs a notification session received.
+	Invitations []Invitation `json:"invitations"`
+	// Chat is a switchboard's participants and message counts, null for
+	// other kinds.
+	Chat *Chat `json:"chat"`
+	// Contacts is the contact list at login and at the end, with each
+	// change; null when the session saw none.
+	Contacts *Contacts `json:"contacts"`
+	// Presence is the session user's own status changes and the contacts'
+	// presence timelines; null when none was seen.
+	Presence *Presence `json:"presence"`
+	Commands DirCount  `json:"commands"`
+	Bytes    DirCount  `json:"bytes"`
 	// LostBytes counts bytes never captured, both directions.
 	LostBytes int64 `json:"lost_bytes"`
 	// UnmatchedReplies counts server lines with a TrID no client command
@@ -154,6 +181,13 @@ type Auth struct {
 	ErrorCode *int   `json:"error_code"`
 	// Offered lists the packages the server offered with INF.
 	Offered []string `json:"offered"`
+	// Policy is the SSO policy named by the server.
+	Policy string `json:"policy"`
+	// ChallengeSeen and ResponseSeen say whether the server's challenge
+	// and the client's answer were captured (their values are credentials
+	// and are not written).
+	ChallengeSeen bool `json:"challenge_seen"`
+	ResponseSeen  bool `json:"response_seen"`
 }
 
 // Redirect is a referral (XFR).
@@ -236,4 +270,163 @@ type Out struct {
 	Dir    string `json:"dir"`
 	Time   Time   `json:"time"`
 	Reason string `json:"reason"`
+}
+
+// Invitation is an RNG received by a notification session.
+type Invitation struct {
+	Time      Time   `json:"time"`
+	SessionID string `json:"session_id"`
+	To        string `json:"to"`
+	Inviter   string `json:"inviter"`
+	Friendly  string `json:"friendly"`
+	CookieRef string `json:"cookie_ref"`
+	// Session is the captured switchboard session that answered it.
+	Session *int `json:"session"`
+}
+
+// Chat summarizes a switchboard session.
+type Chat struct {
+	SessionID    string        `json:"session_id"`
+	Invited      []string      `json:"invited"`
+	Participants []Participant `json:"participants"`
+	// Messages counts the messages by type.
+	Messages []Count `json:"messages"`
+}
+
+// Participant is a user present in a switchboard or conversation.
+type Participant struct {
+	User     string `json:"user"`
+	Friendly string `json:"friendly"`
+	Joined   *Time  `json:"joined"`
+	Left     *Time  `json:"left"`
+	// How says how the user left: bye, timeout, out or closed.
+	How string `json:"how"`
+}
+
+// Conversation is a switchboard chat, joined across the sessions of its
+// captured participants (by switchboard address and session id).
+type Conversation struct {
+	ID int `json:"id"`
+	// Server and SessionID identify the switchboard chat.
+	Server       string        `json:"server"`
+	SessionID    string        `json:"session_id"`
+	Sessions     []int         `json:"sessions"`
+	Participants []Participant `json:"participants"`
+	Messages     []Message     `json:"messages"`
+	// UnlistedMessages counts messages beyond the listing limit.
+	UnlistedMessages int `json:"unlisted_messages"`
+}
+
+// Message is one message of a conversation. A message seen on both the
+// sender's and a receiver's connection is listed once, from the sender's.
+type Message struct {
+	Time Time   `json:"time"`
+	From string `json:"from"`
+	// Type is text, typing, invite, nudge, wink, emoticon, ink, p2p or
+	// other.
+	Type        string `json:"type"`
+	ContentType string `json:"content_type"`
+	Text        string `json:"text"`
+	// TextBase64 holds the exact bytes of a text that is not valid UTF-8.
+	TextBase64 *string `json:"text_base64,omitempty"`
+	Format     string  `json:"format"`
+	// Ack is the sender's acknowledgement mode (U, N, A, D), empty when
+	// the sender's side was not captured; Acked is true on ACK, false on
+	// NAK or an error, null otherwise.
+	Ack     string  `json:"ack"`
+	Acked   *bool   `json:"acked"`
+	Session int     `json:"session"`
+	Size    int     `json:"size"`
+	Invite  *Invite `json:"invite,omitempty"`
+	P2P     *P2P    `json:"p2p,omitempty"`
+}
+
+// Invite is a text/x-msmsgsinvite message.
+type Invite struct {
+	Command     string `json:"command"`
+	Cookie      string `json:"cookie"`
+	Application string `json:"application"`
+	AppGUID     string `json:"app_guid"`
+	File        string `json:"file"`
+	FileSize    string `json:"file_size"`
+	CancelCode  string `json:"cancel_code"`
+}
+
+// P2P is the binary header of an application/x-msnmsgrp2p message.
+type P2P struct {
+	SessionID  uint32 `json:"session_id"`
+	Identifier uint32 `json:"identifier"`
+	Offset     uint64 `json:"offset"`
+	TotalSize  uint64 `json:"total_size"`
+	Length     uint32 `json:"length"`
+	Flags      uint32 `json:"flags"`
+	AppID      uint32 `json:"app_id"`
+	// SLP is the start line of an MSNSLP message, with its content type.
+	SLP            string `json:"slp"`
+	SLPContentType string `json:"slp_content_type"`
+}
+
+// Contacts is a session's contact lists.
+type Contacts struct {
+	AtLogin []ContactEntry  `json:"at_login"`
+	AtEnd   []ContactEntry  `json:"at_end"`
+	Changes []ContactChange `json:"changes"`
+	// Unlisted counts changes beyond the listing limit; Dropped counts
+	// contacts beyond the contact limit.
+	Unlisted int `json:"unlisted_changes"`
+	Dropped  int `json:"dropped_contacts"`
+}
+
+// ContactEntry is one contact and the lists it is on.
+type ContactEntry struct {
+	User     string   `json:"user"`
+	Friendly string   `json:"friendly"`
+	ID       string   `json:"id"`
+	Lists    []string `json:"lists"`
+	Groups   []string `json:"groups"`
+}
+
+// ContactChange is a change to the lists with its transaction.
+type ContactChange struct {
+	Time    Time   `json:"time"`
+	TrID    int64  `json:"trid"`
+	Op      string `json:"op"`
+	List    string `json:"list"`
+	Contact string `json:"contact"`
+	Group   string `json:"group"`
+	// Server is true for a change the server pushed (ADD 0 RL, ADL 0).
+	Server bool `json:"server"`
+}
+
+// Presence is a session's presence information.
+type Presence struct {
+	Own      []PresenceEvent   `json:"own"`
+	Contacts []ContactPresence `json:"contacts"`
+}
+
+// PresenceEvent is a status change.
+type PresenceEvent struct {
+	Time     Time   `json:"time"`
+	Verb     string `json:"verb"`
+	Status   string `json:"status"`
+	Friendly string `json:"friendly"`
+}
+
+// ContactPresence is a contact's presence timeline.
+type ContactPresence struct {
+	User           string          `json:"user"`
+	PSM            string          `json:"psm"`
+	Media          string          `json:"media"`
+	Events         []PresenceEvent `json:"events"`
+	UnlistedEvents int             `json:"unlisted_events"`
+}
+
+// User is one user seen logging in.
+type User struct {
+	User            string         `json:"user"`
+	Sessions        []int          `json:"sessions"`
+	Conversations   []int          `json:"conversations"`
+	Peers           []string       `json:"peers"`
+	ContactsAtLogin []ContactEntry `json:"contacts_at_login"`
+	ContactsAtEnd   []ContactEntry `json:"contacts_at_end"`
 }

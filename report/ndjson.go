@@ -1,7 +1,6 @@
 package report
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"io"
@@ -85,14 +84,12 @@ func newPayload(c *dissect.Command) *Payload {
 	p := &Payload{Retained: len(c.Payload), LostBytes: c.PayloadLost}
 	body := c.Payload
 	if c.Verb == "MSG" {
-		hs, rest, ok := ParseMIME(body)
+		hs, rest, ok := dissect.ParseMIME(body)
 		if ok {
-			p.Headers = hs
 			for _, h := range hs {
-				if equalFold(h.Name, "Content-Type") {
-					p.ContentType = h.Value
-				}
+				p.Headers = append(p.Headers, Header{Name: h.Name, Value: h.Value})
 			}
+			p.ContentType = dissect.HeaderValue(hs, "Content-Type")
 			body = rest
 		}
 	}
@@ -103,35 +100,6 @@ func newPayload(c *dissect.Command) *Payload {
 	}
 	return p
 }
-
-// maxHeaders bounds the MIME headers parsed from one payload.
-const maxHeaders = 64
-
-// ParseMIME splits a MSG payload into its MIME headers and body
-// (commands/msg.md): "Name: value" lines ending in CRLF, then an empty
-// line. ok is false when b does not start with a header block.
-func ParseMIME(b []byte) (hs []Header, body []byte, ok bool) {
-	rest := b
-	for len(hs) < maxHeaders {
-		i := bytes.Index(rest, []byte("\r\n"))
-		if i < 0 {
-			return nil, b, false
-		}
-		line := rest[:i]
-		rest = rest[i+2:]
-		if len(line) == 0 {
-			return hs, rest, len(hs) > 0
-		}
-		name, value, found := bytes.Cut(line, []byte(":"))
-		if !found || len(name) == 0 {
-			return nil, b, false
-		}
-		hs = append(hs, Header{Name: string(name), Value: string(bytes.TrimLeft(value, " "))})
-	}
-	return hs, rest, true
-}
-
-func equalFold(a, b string) bool { return bytes.EqualFold([]byte(a), []byte(b)) }
 
 // AnomalyRecord is one NDJSON line per anomaly.
 type AnomalyRecord struct {

@@ -135,6 +135,8 @@ func (o *Output) report(c Capture) *Report {
 		r.Sessions = append(r.Sessions, NewSession(s))
 	}
 	SortSessions(r.Sessions)
+	r.Conversations = BuildConversations(o.sessions)
+	r.Users = BuildUsers(o.sessions, r.Conversations)
 	return r
 }
 

@@ -1,0 +1,288 @@
+package dissect
+
+import (
+	"time"
+)
+
+// Chat is what a switchboard session carried: who was there and what was
+// said (commands/msg.md, cal.md, ans.md, iro.md, joi.md, bye.md).
+type Chat struct {
+	// SessionID is the switchboard's session id (CAL's RINGING reply, or
+	// ANS and RNG on the invited side), empty when not seen.
+	SessionID    string
+	Participants []*Participant
+	Messages     []*Message
+	// Invited lists the handles the client called (CAL), in order.
+	Invited []string
+	// UnlistedMessages counts messages beyond maxChatMessages.
+	UnlistedMessages int
+
+	byTrID map[int64]*Message
+}
+
+// Participant is one user present in a switchboard.
+type Participant struct {
+	User     string
+	Friendly string
+	// Joined is when the user was seen to be present: JOI, IRO (already
+	// there), or the session's own login.
+	Joined time.Time
+	// Left is when the user left (zero while present); How says how:
+	// "bye", "timeout" (BYE handle 1), "out" (the client's own OUT) or
+	// "closed" (the connection ended without OUT).
+	Left time.Time
+	How  string
+	// Self marks the session's own user.
+	Self bool
+}
+
+// Message is one MSG in a switchboard.
+type Message struct {
+	Time time.Time
+	Dir  Dir
+	From string
+	// TrID and Ack are set for messages the client sent (MSG t ack len).
+	TrID int64
+	Ack  string
+	// Acked is nil until an ACK (true) or NAK (false) answers the message.
+	Acked *bool
+	// Type is text, typing, invite, nudge, wink, emoticon, ink, p2p or
+	// other.
+	Type        string
+	ContentType string
+	// Text is the body of a text/plain message.
+	Text string
+	// Format is the X-MMS-IM-Format header (font, effects, colour).
+	Format string
+	// TypingUser is the user of a typing notification.
+	TypingUser string
+	Invite     *Invite
+	P2P        *P2PHeader
+	// Size is the payload length.
+	Size int
+}
+
+// Invite is a text/x-msmsgsinvite message: an invitation to a file
+// transfer or another application, or the answer to one.
+type Invite struct {
+	Command     string // INVITE, ACCEPT, CANCEL
+	Cookie      string
+	Application string
+	AppGUID     string
+	File        string
+	FileSize    string
+	CancelCode  string
+}
+
+// maxChatMessages bounds the messages a switchboard session lists; a busy
+// chat of a day has a few thousand.
+const maxChatMessages = 20000
+
+// maxParticipants bounds the participants of one switchboard; the service
+// allowed a handful in a multi-party chat.
+const maxParticipants = 256
+
+func (s *Session) chat() *Chat {
+	if s.Chat == nil {
+		s.Chat = &Chat{byTrID: map[int64]*Message{}}
+	}
+	return s.Chat
+}
+
+// participant returns the participant entry for user, adding it.
+func (ch *Chat) participant(user string) *Participant {
+	for i := len(ch.Participants) - 1; i >= 0; i-- {
+		if p := ch.Participants[i]; p.User == user && p.Left.IsZero() {
+			return p
+		}
+	}
+	if len(ch.Participants) >= maxParticipants {
+		return &Participant{User: user}
+	}
+	p := &Participant{User: user}
+	ch.Participants = append(ch.Participants, p)
+	return p
+}
+
+func (s *Session) join(user, friendly string, t time.Time, self bool) {
+	if user == "" {
+		return
+	}
+	p := s.chat().participant(user)
+	if p.Joined.IsZero() {
+		p.Joined = t
+	}
+	if friendly != "" {
+		p.Friendly = friendly
+	}
+	p.Self = p.Self || self
+}
+
+func (s *Session) leave(user string, t time.Time, how string) {
+	if s.Chat == nil {
+		return
+	}
+	for _, p := range s.Chat.Participants {
+		if p.User == user && p.Left.IsZero() {
+			p.Left, p.How = t, how
+		}
+	}
+}
+
+// closeChat marks everyone still present as gone when the connection ends.
+func (s *Session) closeChat(t time.Time) {
+	if s.Chat == nil {
+		return
+	}
+	for _, p := range s.Chat.Participants {
+		if p.Left.IsZero() {
+			p.Left, p.How = t, "closed"
+		}
+	}
+}
+
+// sbRequest handles the client's switchboard commands.
+func (s *Session) sbRequest(c *Command) {
+	switch c.Verb {
+	case "USR":
+		s.useCookie(arg(c, 1))
+	case "ANS":
+		s.chat().SessionID = arg(c, 2)
+		s.useCookie(arg(c, 1))
+	case "CAL":
+		ch := s.chat()
+		ch.Invited = append(ch.Invited, arg(c, 0))
+	case "MSG":
+		s.message(c, s.user(), "")
+	case "OUT":
+		s.leave(s.user(), c.Time, "out")
+	}
+}
+
+// sbServer handles the server's switchboard lines.
+func (s *Session) sbServer(c *Command, tx *Transaction) {
+	switch c.Verb {
+	case "USR":
+		if arg(c, 0) == "OK" && s.Auth != nil && s.Auth.Method == "cookie" {
+			s.join(arg(c, 1), Unescape(arg(c, 2)), c.Time, true)
+		}
+	case "ANS":
+		if arg(c, 0) == "OK" && s.Auth != nil {
+			s.join(s.Auth.User, "", c.Time, true)
+		}
+	case "CAL":
+		// CAL t RINGING sessid (commands/cal.md).
+		if arg(c, 0) == "RINGING" {
+			s.chat().SessionID = arg(c, 1)
+		}
+	case "IRO":
+		// IRO t idx total handle friendly {caps} (commands/iro.md).
+		s.join(arg(c, 2), Unescape(arg(c, 3)), c.Time, false)
+	case "JOI":
+		s.join(arg(c, 0), Unescape(arg(c, 1)), c.Time, false)
+	case "BYE":
+		how := "bye"
+		if arg(c, 1) == "1" {
+			how = "timeout"
+		}
+		s.leave(arg(c, 0), c.Time, how)
+	case "MSG":
+		s.message(c, arg(c, 0), Unescape(arg(c, 1)))
+	case "ACK", "NAK":
+		if m := s.chat().byTrID[c.TrID]; m != nil && c.HasTrID {
+			ok := c.Verb == "ACK"
+			m.Acked = &ok
+			delete(s.Chat.byTrID, c.TrID)
+		}
+	}
+	if c.ErrorCode > 0 && s.Chat != nil {
+		if m := s.Chat.byTrID[c.TrID]; m != nil {
+			ok := false
+			m.Acked = &ok
+			delete(s.Chat.byTrID, c.TrID)
+		}
+	}
+}
+
+// user returns the session's own user, as far as known.
+func (s *Session) user() string {
+	if s.Auth != nil {
+		return s.Auth.User
+	}
+	return ""
+}
+
+// message records a MSG of a switchboard.
+func (s *Session) message(c *Command, from, friendly string) {
+	ch := s.chat()
+	if from != "" && c.Dir == S2C {
+		s.join(from, friendly, c.Time, false)
+	}
+	m := &Message{Time: c.Time, Dir: c.Dir, From: from, Size: max(c.PayloadLen, 0), Type: "other"}
+	if c.Dir == C2S {
+		m.TrID, m.Ack = c.TrID, arg(c, 0)
+		switch m.Ack {
+		case "A", "D", "N", "S":
+			if c.HasTrID {
+				ch.byTrID[c.TrID] = m
+			}
+		}
+	}
+	classify(m, c.Payload)
+	if len(ch.Messages) >= maxChatMessages {
+		ch.UnlistedMessages++
+		return
+	}
+	ch.Messages = append(ch.Messages, m)
+}
+
+// maxText bounds the message text kept.
+const maxText = 4096
+
+// classify reads a MSG payload's MIME headers to decide the message type.
+func classify(m *Message, payload []byte) {
+	hs, body, ok := ParseMIME(payload)
+	if !ok {
+		return
+	}
+	m.ContentType = HeaderValue(hs, "Content-Type")
+	switch mediaType(m.ContentType) {
+	case "text/plain":
+		m.Type = "text"
+		m.Text = string(body[:min(len(body), maxText)])
+		m.Format = HeaderValue(hs, "X-MMS-IM-Format")
+	case "text/x-msmsgscontrol":
+		m.Type = "typing"
+		m.TypingUser = HeaderValue(hs, "TypingUser")
+	case "text/x-msmsgsinvite":
+		m.Type = "invite"
+		bh, _, _ := ParseMIME(body)
+		m.Invite = &Invite{
+			Command:     HeaderValue(bh, "Invitation-Command"),
+			Cookie:      HeaderValue(bh, "Invitation-Cookie"),
+			Application: HeaderValue(bh, "Application-Name"),
+			AppGUID:     HeaderValue(bh, "Application-GUID"),
+			File:        HeaderValue(bh, "Application-File"),
+			FileSize:    HeaderValue(bh, "Application-FileSize"),
+			CancelCode:  HeaderValue(bh, "Cancel-Code"),
+		}
+	case "text/x-msnmsgr-datacast":
+		// ID: 1 nudge, 2 wink, 3 voice clip, 4 action message.
+		bh, _, _ := ParseMIME(body)
+		switch HeaderValue(bh, "ID") {
+		case "1":
+			m.Type = "nudge"
+		case "2":
+			m.Type = "wink"
+		}
+	case "text/x-mms-emoticon", "text/x-mms-animemoticon":
+		m.Type = "emoticon"
+	case "application/x-ms-ink", "image/gif":
+		m.Type = "ink"
+	case "application/x-msnmsgrp2p":
+		m.Type = "p2p"
+		if h, ok := ParseP2P(body); ok {
+			m.P2P = &h
+		}
+	}
+}

@@ -1,0 +1,224 @@
+package report
+
+import (
+	"cmp"
+	"encoding/base64"
+	"slices"
+	"time"
+	"unicode/utf8"
+
+	"github.com/msnsniff/msnsniff/dissect"
+)
+
+// dupWindow is how far apart in packet time the sender's and a receiver's
+// copies of one message may be and still be taken for the same message:
+// the switchboard relays at once, so a second is ample; 5 s allows for a
+// slow server and for clock differences between merged capture files.
+const dupWindow = 5 * time.Second
+
+// BuildConversations joins the switchboard sessions that belong to the
+// same chat — the same switchboard address and session id, seen by the
+// caller (CAL ... RINGING) and by the invited (RNG/ANS) — into
+// conversations, ordered by their first session's start.
+func BuildConversations(ss []*dissect.Session) []Conversation {
+	type conv struct {
+		c     Conversation
+		start time.Time
+		ss    []*dissect.Session
+	}
+	byKey := map[string]*conv{}
+	var all []*conv
+	for _, s := range ss {
+		if s.Chat == nil || s.Kind != dissect.KindSwitchboard {
+			continue
+		}
+		key := s.Conn.Server.String() + " " + s.Chat.SessionID
+		if s.Chat.SessionID == "" {
+			key = "session " + s.Conn.Server.String() + " " + s.Conn.Client.String() + " " + s.StartTime.String()
+		}
+		cv := byKey[key]
+		if cv == nil {
+			cv = &conv{c: Conversation{Server: s.Conn.Server.String(), SessionID: s.Chat.SessionID}, start: s.StartTime}
+			byKey[key] = cv
+			all = append(all, cv)
+		}
+		cv.ss = append(cv.ss, s)
+		if s.StartTime.Before(cv.start) {
+			cv.start = s.StartTime
+		}
+	}
+	slices.SortStableFunc(all, func(a, b *conv) int { return a.start.Compare(b.start) })
+	out := make([]Conversation, 0, len(all))
+	for i, cv := range all {
+		c := cv.c
+		c.ID = i + 1
+		slices.SortFunc(cv.ss, func(a, b *dissect.Session) int { return cmp.Compare(a.ID, b.ID) })
+		c.Sessions = []int{}
+		for _, s := range cv.ss {
+			c.Sessions = append(c.Sessions, s.ID)
+			c.UnlistedMessages += s.Chat.UnlistedMessages
+		}
+		c.Participants = mergeParticipants(cv.ss)
+		c.Messages = mergeMessages(cv.ss)
+		out = append(out, c)
+	}
+	return out
+}
+
+func mergeParticipants(ss []*dissect.Session) []Participant {
+	byUser := map[string]*Participant{}
+	var order []string
+	for _, s := range ss {
+		for _, p := range s.Chat.Participants {
+			q := byUser[p.User]
+			if q == nil {
+				q = &Participant{User: p.User}
+				byUser[p.User] = q
+				order = append(order, p.User)
+			}
+			if q.Friendly == "" {
+				q.Friendly = p.Friendly
+			}
+			if !p.Joined.IsZero() && (q.Joined == nil || p.Joined.Before(q.Joined.Time)) {
+				q.Joined = &Time{p.Joined}
+			}
+			if !p.Left.IsZero() && (q.Left == nil || p.Left.After(q.Left.Time) || (p.Self && q.How == "closed")) {
+				q.Left, q.How = &Time{p.Left}, p.How
+			}
+		}
+	}
+	out := make([]Participant, 0, len(order))
+	for _, u := range order {
+		out = append(out, *byUser[u])
+	}
+	slices.SortStableFunc(out, func(a, b Participant) int {
+		switch {
+		case a.Joined == nil && b.Joined == nil:
+			return 0
+		case a.Joined == nil:
+			return 1
+		case b.Joined == nil:
+			return -1
+		}
+		return a.Joined.Compare(b.Joined.Time)
+	})
+	return out
+}
+
+type sessMsg struct {
+	s *dissect.Session
+	m *dissect.Message
+}
+
+// sameMessage reports whether two copies carry the same message.
+func sameMessage(a, b *dissect.Message) bool {
+	return a.From == b.From && a.Type == b.Type && a.ContentType == b.ContentType && a.Text == b.Text && a.Size == b.Size &&
+		a.Time.Sub(b.Time).Abs() <= dupWindow
+}
+
+func mergeMessages(ss []*dissect.Session) []Message {
+	var ms []sessMsg
+	for _, s := range ss {
+		for _, m := range s.Chat.Messages {
+			ms = append(ms, sessMsg{s, m})
+		}
+	}
+	slices.SortStableFunc(ms, func(a, b sessMsg) int { return a.m.Time.Compare(b.m.Time) })
+	out := []Message{}
+	kept := []sessMsg{}
+	for _, x := range ms {
+		dup := false
+		for i := range kept {
+			k := &kept[i]
+			if k.s == x.s || !sameMessage(k.m, x.m) {
+				continue
+			}
+			if x.m.Dir == dissect.C2S && k.m.Dir == dissect.S2C {
+				// The sender's copy replaces a receiver's seen first.
+				out[i] = newMessage(x.s, x.m)
+				*k = x
+			}
+			dup = true
+			break
+		}
+		if !dup {
+			kept = append(kept, x)
+			out = append(out, newMessage(x.s, x.m))
+		}
+	}
+	return out
+}
+
+func newMessage(s *dissect.Session, m *dissect.Message) Message {
+	r := Message{Time: Time{m.Time}, From: m.From, Type: m.Type, ContentType: m.ContentType, Format: m.Format,
+		Ack: m.Ack, Acked: m.Acked, Session: s.ID, Size: m.Size}
+	if utf8.ValidString(m.Text) {
+		r.Text = m.Text
+	} else {
+		r.TextBase64 = ptr(base64.StdEncoding.EncodeToString([]byte(m.Text)))
+	}
+	if in := m.Invite; in != nil {
+		r.Invite = &Invite{Command: in.Command, Cookie: in.Cookie, Application: in.Application, AppGUID: in.AppGUID,
+			File: in.File, FileSize: in.FileSize, CancelCode: in.CancelCode}
+	}
+	if p := m.P2P; p != nil {
+		r.P2P = &P2P{SessionID: p.SessionID, Identifier: p.Identifier, Offset: p.Offset, TotalSize: p.TotalSize,
+			Length: p.Length, Flags: p.Flags, AppID: p.Footer, SLP: p.SLP, SLPContentType: p.SLPContentType}
+	}
+	return r
+}
+
+// BuildUsers lists every user seen logging in: their sessions, the
+// conversations they took part in, their peers, and their contact lists
+// at the first login and at the end of the last notification session.
+func BuildUsers(ss []*dissect.Session, convs []Conversation) []User {
+	byUser := map[string]*User{}
+	get := func(u string) *User {
+		x := byUser[u]
+		if x == nil {
+			x = &User{User: u, Sessions: []int{}, Conversations: []int{}, Peers: []string{}}
+			byUser[u] = x
+		}
+		return x
+	}
+	sorted := slices.Clone(ss)
+	slices.SortFunc(sorted, func(a, b *dissect.Session) int { return cmp.Compare(a.ID, b.ID) })
+	for _, s := range sorted {
+		if s.Auth == nil || s.Auth.User == "" {
+			continue
+		}
+		u := get(s.Auth.User)
+		u.Sessions = append(u.Sessions, s.ID)
+		if s.Kind == dissect.KindNotification && s.HasContacts() {
+			if u.ContactsAtLogin == nil {
+				u.ContactsAtLogin = contactEntries(s.ContactsAtLogin())
+			}
+			u.ContactsAtEnd = contactEntries(s.ContactsAtEnd())
+		}
+	}
+	for _, c := range convs {
+		for _, p := range c.Participants {
+			u := byUser[p.User]
+			if u == nil {
+				continue
+			}
+			u.Conversations = append(u.Conversations, c.ID)
+			for _, q := range c.Participants {
+				if q.User != p.User && !slices.Contains(u.Peers, q.User) {
+					u.Peers = append(u.Peers, q.User)
+				}
+			}
+		}
+	}
+	out := make([]User, 0, len(byUser))
+	for _, u := range byUser {
+		if u.ContactsAtLogin == nil {
+			u.ContactsAtLogin = []ContactEntry{}
+			u.ContactsAtEnd = []ContactEntry{}
+		}
+		slices.Sort(u.Peers)
+		out = append(out, *u)
+	}
+	slices.SortFunc(out, func(a, b User) int { return cmp.Compare(a.User, b.User) })
+	return out
+}
