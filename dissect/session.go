@@ -116,19 +116,19 @@ type Session struct {
 	// (Limits.MaxTransactions).
 	UnlistedTransactions int
 
-	a        *Analyzer
-	half     [2]half
-	params   [][]byte
-	seq      int
-	groups   map[string]string
-	open     map[int64]*Transaction
-	ring     []int64 // TrIDs in the order they were opened
-	ringHead int
-	opByTrID map[int64]*GroupOp
-	evidence [3]string // first evidence for switchboard, notification, dispatch
-	contacts contactList
-	syncDone bool
-	presence presence
+	a         *Analyzer
+	half      [2]half
+	params    [][]byte
+	seq       int
+	groups    map[string]string
+	open      map[int64]*Transaction
+	ring      []int64 // TrIDs in the order they were opened
+	ringHead  int
+	opByTrID  map[int64]*GroupOp
+	evidence  [3]string // first evidence for switchboard, notification, dispatch
+	contacts  contactList
+	syncDone  bool
+	presence  presence
 	mlPending map[int64][]byte // ADL/RML payloads awaiting OK
 }
 
