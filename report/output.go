@@ -38,6 +38,10 @@ type Options struct {
 	Verbose bool
 	// Flush makes streaming formats flush after each record (live use).
 	Flush bool
+	// Redact replaces credentials (authentication responses, tickets,
+	// nonces, Passport cookies, switchboard cookies) with Redacted tokens
+	// in command arguments and payloads.
+	Redact bool
 }
 
 // Output renders the dissector's results. It is a dissect.Handler: the
@@ -68,6 +72,9 @@ func NewOutput(w io.Writer, opt Options) *Output {
 func (o *Output) Command(s *dissect.Session, c *dissect.Command) {
 	if o.err != nil {
 		return
+	}
+	if o.opt.Redact {
+		c = redactCommand(c)
 	}
 	switch {
 	case o.nd != nil:
