@@ -38,6 +38,9 @@ type Options struct {
 	Verbose bool
 	// Flush makes streaming formats flush after each record (live use).
 	Flush bool
+	// Chats makes the table format print only the conversations, as
+	// "time · sender · text" per message.
+	Chats bool
 	// Redact replaces credentials (authentication responses, tickets,
 	// nonces, Passport cookies, switchboard cookies) with Redacted tokens
 	// in command arguments and payloads.

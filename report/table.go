@@ -17,6 +17,10 @@ import (
 // errors and anomalies.
 func writeTables(w io.Writer, r *Report, opt Options) error {
 	p := &tablePrinter{w: w, raw: opt.Raw}
+	if opt.Chats {
+		p.chats(r)
+		return p.err
+	}
 	c := r.Capture
 	p.printf("Capture: %d file(s), %d packets, %d bytes", len(c.Files), c.Packets, c.Bytes)
 	if c.First != nil && c.Last != nil {
@@ -51,7 +55,104 @@ func writeTables(w io.Writer, r *Report, opt Options) error {
 	for i := range r.Sessions {
 		p.session(&r.Sessions[i], opt.Verbose)
 	}
+	p.conversations(r.Conversations)
+	p.users(r.Users)
 	return p.err
+}
+
+// chats prints each conversation as "time · sender · text" lines.
+func (p *tablePrinter) chats(r *Report) {
+	if len(r.Conversations) == 0 {
+		p.printf("No switchboard conversations in the capture.\n")
+		return
+	}
+	for i, c := range r.Conversations {
+		if i > 0 {
+			p.printf("\n")
+		}
+		names := make([]string, 0, len(c.Participants))
+		for _, x := range c.Participants {
+			names = append(names, p.s(x.User))
+		}
+		p.printf("Conversation %d (%s, switchboard session %s; sessions %s): %s\n", c.ID, c.Server, orDash(p.s(c.SessionID)), ints(c.Sessions), strings.Join(names, ", "))
+		rows := [][]string{}
+		for _, m := range c.Messages {
+			rows = append(rows, []string{m.Time.String(), p.s(m.From), p.s(messageText(m))})
+		}
+		p.table([]string{"Time", "Sender", "Text"}, rows)
+	}
+}
+
+// messageText is what the chats view shows for a message.
+func messageText(m Message) string {
+	switch m.Type {
+	case "text":
+		if m.TextBase64 != nil {
+			return "[text, not UTF-8, base64 " + *m.TextBase64 + "]"
+		}
+		return m.Text
+	case "typing":
+		return "[typing]"
+	case "invite":
+		if in := m.Invite; in != nil {
+			s := "[invitation " + strings.ToLower(in.Command) + ": " + in.Application
+			if in.File != "" {
+				s += " " + in.File
+				if in.FileSize != "" {
+					s += " (" + in.FileSize + " bytes)"
+				}
+			}
+			if in.CancelCode != "" {
+				s += " " + in.CancelCode
+			}
+			return s + "]"
+		}
+	case "p2p":
+		if x := m.P2P; x != nil {
+			if x.SLP != "" {
+				return "[p2p " + x.SLP + "]"
+			}
+			return fmt.Sprintf("[p2p session %d, %d of %d bytes at %d, flags 0x%x]", x.SessionID, x.Length, x.TotalSize, x.Offset, x.Flags)
+		}
+	}
+	return "[" + m.Type + " " + m.ContentType + "]"
+}
+
+func (p *tablePrinter) conversations(cs []Conversation) {
+	if len(cs) == 0 {
+		return
+	}
+	p.printf("\nConversations:\n")
+	rows := [][]string{}
+	for _, c := range cs {
+		names := make([]string, 0, len(c.Participants))
+		for _, x := range c.Participants {
+			names = append(names, p.s(x.User))
+		}
+		rows = append(rows, []string{strconv.Itoa(c.ID), c.Server, orDash(p.s(c.SessionID)), ints(c.Sessions), strings.Join(names, " "), strconv.Itoa(len(c.Messages))})
+	}
+	p.table([]string{"ID", "Switchboard", "SB session", "Sessions", "Participants", "Messages"}, rows)
+}
+
+func (p *tablePrinter) users(us []User) {
+	if len(us) == 0 {
+		return
+	}
+	p.printf("\nUsers:\n")
+	rows := [][]string{}
+	for _, u := range us {
+		rows = append(rows, []string{p.s(u.User), ints(u.Sessions), ints(u.Conversations), p.s(strings.Join(u.Peers, " ")),
+			strconv.Itoa(len(u.ContactsAtLogin)), strconv.Itoa(len(u.ContactsAtEnd))})
+	}
+	p.table([]string{"User", "Sessions", "Conversations", "Peers", "Contacts at login", "At end"}, rows)
+}
+
+func ints(xs []int) string {
+	s := make([]string, len(xs))
+	for i, x := range xs {
+		s[i] = strconv.Itoa(x)
+	}
+	return strings.Join(s, " ")
 }
 
 type tablePrinter struct {
@@ -100,8 +201,14 @@ func (p *tablePrinter) session(s *Session, verbose bool) {
 	}
 	p.printf("\n")
 	p.printf("  time:     %s to %s (%s), %s\n", s.Start, s.End, duration(s.End.Sub(s.Start.Time)), state(s))
+	if s.User != "" {
+		p.printf("  user:     %s\n", p.s(s.User))
+	}
 	if s.Parent != nil {
 		p.printf("  parent:   session %d\n", *s.Parent)
+	}
+	if s.LinkNote != "" {
+		p.printf("  link:     %s\n", s.LinkNote)
 	}
 	if len(s.Version.Offered) > 0 || s.Version.Selected != nil || s.Version.Refused {
 		sel := "no reply"
@@ -135,6 +242,34 @@ func (p *tablePrinter) session(s *Session, verbose bool) {
 			p.printf(", followed by session %d", *r.Session)
 		}
 		p.printf("\n")
+	}
+	for _, in := range s.Invitations {
+		p.printf("  invited:  by %s to switchboard session %s at %s", p.s(in.Inviter), p.s(in.SessionID), p.s(in.To))
+		if in.Session != nil {
+			p.printf(", answered in session %d", *in.Session)
+		}
+		p.printf("\n")
+	}
+	if ch := s.Chat; ch != nil {
+		names := []string{}
+		for _, x := range ch.Participants {
+			names = append(names, p.s(x.User))
+		}
+		counts := []string{}
+		for _, c := range ch.Messages {
+			counts = append(counts, fmt.Sprintf("%d %s", c.Count, c.Name))
+		}
+		p.printf("  chat:     switchboard session %s; participants %s; messages: %s\n", orDash(p.s(ch.SessionID)), orDash(strings.Join(names, " ")), orDash(strings.Join(counts, ", ")))
+	}
+	if c := s.Contacts; c != nil {
+		p.printf("  contacts: %d at login, %d at the end, %d changes\n", len(c.AtLogin), len(c.AtEnd), len(c.Changes))
+	}
+	if pr := s.Presence; pr != nil {
+		st := make([]string, 0, len(pr.Own))
+		for _, e := range pr.Own {
+			st = append(st, e.Status)
+		}
+		p.printf("  presence: own status %s; %d contacts with presence\n", orDash(p.s(strings.Join(st, " "))), len(pr.Contacts))
 	}
 	p.printf("  traffic:  %d commands from the client, %d from the server; %d + %d bytes",
 		s.Commands.C2S, s.Commands.S2C, s.Bytes.C2S, s.Bytes.S2C)
