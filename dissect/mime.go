@@ -55,3 +55,36 @@ func mediaType(ct string) string {
 	}
 	return string(bytes.ToLower(bytes.TrimSpace([]byte(ct))))
 }
+
+// Block is one header block of an MSNP21 payload (SDG, PUT, DEL, NFY):
+// "Routing: 1.0", "Reliability: 1.0", "Messaging: 2.0", "Publication: 1.0"
+// or "Notification: 1.0" with the headers that follow it
+// (msnp-grammar.md §2, [KB21]).
+type Block struct {
+	Headers []Header
+}
+
+// maxBlocks bounds the header blocks read from one payload; MSNP21 uses
+// three.
+const maxBlocks = 8
+
+// ParseBlocks splits an MSNP21 payload into its header blocks, each ended
+// by an empty line, and the body after the last one (the block whose
+// first header is Messaging, Publication or Notification is the last).
+// ok is false when b does not start with a header block.
+func ParseBlocks(b []byte) (blocks []Block, body []byte, ok bool) {
+	rest := b
+	for len(blocks) < maxBlocks {
+		hs, after, ok := ParseMIME(rest)
+		if !ok {
+			break
+		}
+		blocks = append(blocks, Block{Headers: hs})
+		rest = after
+		switch hs[0].Name {
+		case "Messaging", "Publication", "Notification":
+			return blocks, rest, true
+		}
+	}
+	return blocks, rest, len(blocks) > 0
+}

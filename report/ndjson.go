@@ -46,6 +46,10 @@ type Payload struct {
 	// ContentType and Headers are the MIME headers of a MSG payload.
 	ContentType string   `json:"content_type,omitempty"`
 	Headers     []Header `json:"headers,omitempty"`
+	// Blocks are the header blocks of an MSNP21 payload (SDG, PUT, DEL,
+	// NFY): Routing, Reliability, then Messaging, Publication or
+	// Notification.
+	Blocks [][]Header `json:"blocks,omitempty"`
 	// Body is the payload (after the MIME headers for MSG) when it is
 	// valid UTF-8; otherwise BodyBase64 holds its exact bytes.
 	Body       *string `json:"body,omitempty"`
@@ -83,6 +87,20 @@ func NewCommandRecord(c *dissect.Command) CommandRecord {
 func newPayload(c *dissect.Command) *Payload {
 	p := &Payload{Retained: len(c.Payload), LostBytes: c.PayloadLost}
 	body := c.Payload
+	switch c.Verb {
+	case "SDG", "PUT", "DEL", "NFY":
+		if bs, rest, ok := dissect.ParseBlocks(body); ok {
+			for _, b := range bs {
+				var hs []Header
+				for _, h := range b.Headers {
+					hs = append(hs, Header{Name: h.Name, Value: h.Value})
+				}
+				p.Blocks = append(p.Blocks, hs)
+			}
+			p.ContentType = dissect.HeaderValue(bs[len(bs)-1].Headers, "Content-Type")
+			body = rest
+		}
+	}
 	if c.Verb == "MSG" {
 		hs, rest, ok := dissect.ParseMIME(body)
 		if ok {
