@@ -229,6 +229,7 @@ func (s *Session) End(t time.Time, closed bool) {
 		}
 	}
 	s.closeChat(t)
+	s.settleUnanswered()
 	s.Closed = closed
 	s.Done = true
 	s.decideKind()

@@ -5,8 +5,13 @@ package dissect
 // TrID 0 on a server line marks an unsolicited use of a verb unless a
 // client command used 0 itself.
 
-// track opens a transaction for client command c.
+// track opens a transaction for client command c. A MSG with
+// acknowledgement type U gets no reply, ever (commands/msg.md), so it is
+// not a transaction.
 func (s *Session) track(c *Command) *Transaction {
+	if c.Verb == "MSG" && arg(c, 0) == "U" {
+		return nil
+	}
 	if old, ok := s.open[c.TrID]; ok && old.Replies == 0 && old.Status == StatusPending {
 		s.anomaly(Anomaly{Kind: "trid_reused", Time: c.Time, Dir: c.Dir, Offset: c.Offset,
 			Detail: "TrID reused while a command with it is still unanswered", Line: quote([]byte(c.Line()))})
@@ -65,4 +70,15 @@ func (s *Session) match(c *Command) *Transaction {
 		tx.Status = StatusOK
 	}
 	return tx
+}
+
+// settleUnanswered closes what the end of the session decides: a MSG with
+// acknowledgement type N is answered only on failure (NAK), so one that
+// got no reply was delivered (commands/msg.md).
+func (s *Session) settleUnanswered() {
+	for _, tx := range s.Transactions {
+		if tx.Status == StatusPending && tx.Verb == "MSG" && len(tx.Args) > 0 && tx.Args[0] == "N" {
+			tx.Status = StatusOK
+		}
+	}
 }

@@ -290,9 +290,12 @@ func (c *conn) close() [3]seg {
 }
 
 // reorder swaps, with probability p, each data segment with the next
-// segment of its connection when that one is data in the same direction.
-// A segment moves at most once. The packet times stay in place, so the
-// capture's timing is that of the clean capture.
+// segment of its connection when that one is data in the same direction
+// and of the same event. A segment moves at most once. The packet times
+// stay in place, so the capture's timing is that of the clean capture.
+// Segments of different events are never swapped: the later event may be
+// sent seconds later (an @wait), and a capture cannot see a segment
+// before it was sent.
 func reorder(segs []seg, nconns int, p float64, rng *rand.Rand) {
 	if p == 0 {
 		return
@@ -312,7 +315,7 @@ func reorder(segs []seg, nconns int, p float64, rng *rand.Rand) {
 			continue
 		}
 		j := next[i]
-		if j < 0 || moved[j] || !segs[j].isData() || segs[j].dir != segs[i].dir {
+		if j < 0 || moved[j] || !segs[j].isData() || segs[j].dir != segs[i].dir || segs[j].base != segs[i].base {
 			continue
 		}
 		segs[i], segs[j] = segs[j], segs[i]
