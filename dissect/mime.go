@@ -37,6 +37,31 @@ func ParseMIME(b []byte) (hs []Header, body []byte, ok bool) {
 	return hs, rest, true
 }
 
+// ParseHeaders reads "Name: value" lines up to an empty line or the end
+// of b, whichever comes first: the form of the bodies nested in a MSG
+// payload (an invitation's fields, a datacast's ID), whose last line may
+// end the payload without an empty line after it.
+func ParseHeaders(b []byte) []Header {
+	var hs []Header
+	for len(b) > 0 && len(hs) < maxHeaders {
+		line := b
+		if i := bytes.Index(b, []byte("\r\n")); i >= 0 {
+			line, b = b[:i], b[i+2:]
+		} else {
+			b = nil
+		}
+		if len(line) == 0 {
+			break
+		}
+		name, value, found := bytes.Cut(line, []byte(":"))
+		if !found || len(name) == 0 {
+			continue
+		}
+		hs = append(hs, Header{Name: string(name), Value: string(bytes.TrimLeft(value, " "))})
+	}
+	return hs
+}
+
 // HeaderValue returns the value of the first header named name (case
 // insensitive), or "".
 func HeaderValue(hs []Header, name string) string {

@@ -90,6 +90,11 @@ type Session struct {
 	// Invitations lists the RNG invitations a notification session
 	// received.
 	Invitations []Invitation
+	// ListVersion is the contact list version of the SYN reply; ListNotSent
+	// is set when it equalled the client's, so the server sent no list
+	// (versions/msnp9.md: SYN 8 15 answered by SYN 8 15).
+	ListVersion string
+	ListNotSent bool
 	// ContactChanges lists the changes to the contact lists after login.
 	ContactChanges []ContactChange
 	// UnlistedContactChanges counts changes beyond the listing limit.

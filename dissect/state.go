@@ -315,10 +315,13 @@ func (s *Session) applyServer(c *Command, tx *Transaction) {
 		if tx != nil && tx.Verb == "SYN" && c.HasTrID {
 			clear(s.groups)
 			s.syncDone = true
+			s.ListVersion = arg(c, 0)
+			s.ListNotSent = len(tx.Args) > 0 && tx.Args[0] == arg(c, 0) && !s.HasContacts()
 		}
 		s.evidenceFor(KindNotification, "SYN reply")
 	case "LST":
 		s.evidenceFor(KindNotification, "LST")
+		s.ListNotSent = false
 		s.listEntry(c)
 	case "ADD", "REM", "ADC", "REA":
 		if c.TrID == 0 || tx != nil {

@@ -1,6 +1,7 @@
 package dissect
 
 import (
+	"cmp"
 	"time"
 )
 
@@ -17,7 +18,8 @@ type Chat struct {
 	// UnlistedMessages counts messages beyond maxChatMessages.
 	UnlistedMessages int
 
-	byTrID map[int64]*Message
+	byTrID  map[int64]*Message
+	invites map[string]*Invite // INVITEs by Invitation-Cookie
 }
 
 // Participant is one user present in a switchboard.
@@ -229,6 +231,23 @@ func (s *Session) message(c *Command, from, friendly string) {
 		}
 	}
 	classify(m, c.Payload)
+	if in := m.Invite; in != nil && in.Cookie != "" {
+		// An ACCEPT or CANCEL names only the cookie: take the application
+		// and file from the INVITE it answers.
+		if in.Command == "INVITE" {
+			if ch.invites == nil {
+				ch.invites = map[string]*Invite{}
+			}
+			if len(ch.invites) < maxParticipants*16 {
+				ch.invites[in.Cookie] = in
+			}
+		} else if orig := ch.invites[in.Cookie]; orig != nil {
+			in.Application = cmp.Or(in.Application, orig.Application)
+			in.AppGUID = cmp.Or(in.AppGUID, orig.AppGUID)
+			in.File = cmp.Or(in.File, orig.File)
+			in.FileSize = cmp.Or(in.FileSize, orig.FileSize)
+		}
+	}
 	if len(ch.Messages) >= maxChatMessages {
 		ch.UnlistedMessages++
 		return
@@ -256,7 +275,7 @@ func classify(m *Message, payload []byte) {
 		m.TypingUser = HeaderValue(hs, "TypingUser")
 	case "text/x-msmsgsinvite":
 		m.Type = "invite"
-		bh, _, _ := ParseMIME(body)
+		bh := ParseHeaders(body)
 		m.Invite = &Invite{
 			Command:     HeaderValue(bh, "Invitation-Command"),
 			Cookie:      HeaderValue(bh, "Invitation-Cookie"),
@@ -268,7 +287,7 @@ func classify(m *Message, payload []byte) {
 		}
 	case "text/x-msnmsgr-datacast":
 		// ID: 1 nudge, 2 wink, 3 voice clip, 4 action message.
-		bh, _, _ := ParseMIME(body)
+		bh := ParseHeaders(body)
 		switch HeaderValue(bh, "ID") {
 		case "1":
 			m.Type = "nudge"

@@ -61,9 +61,12 @@ func NewSession(s *dissect.Session) Session {
 	if ch := s.Chat; ch != nil {
 		r.Chat = &Chat{SessionID: ch.SessionID, Invited: nonNil(ch.Invited), Participants: participants(ch.Participants), Messages: messageCounts(ch)}
 	}
-	if s.HasContacts() {
-		r.Contacts = &Contacts{AtLogin: contactEntries(s.ContactsAtLogin()), AtEnd: contactEntries(s.ContactsAtEnd()),
+	if s.HasContacts() || s.ListVersion != "" {
+		r.Contacts = &Contacts{ListVersion: s.ListVersion, AtLogin: contactEntries(s.ContactsAtLogin()), AtEnd: contactEntries(s.ContactsAtEnd()),
 			Changes: []ContactChange{}, Unlisted: s.UnlistedContactChanges, Dropped: s.DroppedContacts()}
+		if s.ListNotSent {
+			r.Contacts.Note = "the client's cached list (version " + s.ListVersion + ") was current, so the server sent none: the lists at login are unknown"
+		}
 		for _, c := range s.ContactChanges {
 			r.Contacts.Changes = append(r.Contacts.Changes, ContactChange{Time: Time{c.Time}, TrID: c.TrID, Op: c.Op, List: c.List, Contact: c.Contact, Group: c.Group, Server: c.Server})
 		}

@@ -189,7 +189,7 @@ func BuildUsers(ss []*dissect.Session, convs []Conversation) []User {
 		}
 		u := get(s.Auth.User)
 		u.Sessions = append(u.Sessions, s.ID)
-		if s.Kind == dissect.KindNotification && s.HasContacts() {
+		if s.Kind == dissect.KindNotification && s.HasContacts() && !s.ListNotSent {
 			if u.ContactsAtLogin == nil {
 				u.ContactsAtLogin = contactEntries(s.ContactsAtLogin())
 			}
@@ -212,10 +212,6 @@ func BuildUsers(ss []*dissect.Session, convs []Conversation) []User {
 	}
 	out := make([]User, 0, len(byUser))
 	for _, u := range byUser {
-		if u.ContactsAtLogin == nil {
-			u.ContactsAtLogin = []ContactEntry{}
-			u.ContactsAtEnd = []ContactEntry{}
-		}
 		slices.Sort(u.Peers)
 		out = append(out, *u)
 	}

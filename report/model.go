@@ -368,6 +368,11 @@ type P2P struct {
 
 // Contacts is a session's contact lists.
 type Contacts struct {
+	// ListVersion is the list version of the SYN reply (MSNP2-12).
+	ListVersion string `json:"list_version"`
+	// Note says when the lists at login are unknown: the client's cached
+	// list was current, so the server sent none.
+	Note    string          `json:"note"`
 	AtLogin []ContactEntry  `json:"at_login"`
 	AtEnd   []ContactEntry  `json:"at_end"`
 	Changes []ContactChange `json:"changes"`

@@ -77,7 +77,11 @@ func (p *tablePrinter) chats(r *Report) {
 		p.printf("Conversation %d (%s, switchboard session %s; sessions %s): %s\n", c.ID, c.Server, orDash(p.s(c.SessionID)), ints(c.Sessions), strings.Join(names, ", "))
 		rows := [][]string{}
 		for _, m := range c.Messages {
-			rows = append(rows, []string{m.Time.String(), p.s(m.From), p.s(messageText(m))})
+			text := messageText(m)
+			if m.Acked != nil && !*m.Acked {
+				text += " [not delivered: NAK]"
+			}
+			rows = append(rows, []string{m.Time.String(), p.s(m.From), p.s(text)})
 		}
 		p.table([]string{"Time", "Sender", "Text"}, rows)
 	}
@@ -141,8 +145,11 @@ func (p *tablePrinter) users(us []User) {
 	p.printf("\nUsers:\n")
 	rows := [][]string{}
 	for _, u := range us {
-		rows = append(rows, []string{p.s(u.User), ints(u.Sessions), ints(u.Conversations), p.s(strings.Join(u.Peers, " ")),
-			strconv.Itoa(len(u.ContactsAtLogin)), strconv.Itoa(len(u.ContactsAtEnd))})
+		atLogin, atEnd := "unknown", "unknown"
+		if u.ContactsAtLogin != nil {
+			atLogin, atEnd = strconv.Itoa(len(u.ContactsAtLogin)), strconv.Itoa(len(u.ContactsAtEnd))
+		}
+		rows = append(rows, []string{p.s(u.User), ints(u.Sessions), ints(u.Conversations), p.s(strings.Join(u.Peers, " ")), atLogin, atEnd})
 	}
 	p.table([]string{"User", "Sessions", "Conversations", "Peers", "Contacts at login", "At end"}, rows)
 }
@@ -262,7 +269,11 @@ func (p *tablePrinter) session(s *Session, verbose bool) {
 		p.printf("  chat:     switchboard session %s; participants %s; messages: %s\n", orDash(p.s(ch.SessionID)), orDash(strings.Join(names, " ")), orDash(strings.Join(counts, ", ")))
 	}
 	if c := s.Contacts; c != nil {
-		p.printf("  contacts: %d at login, %d at the end, %d changes\n", len(c.AtLogin), len(c.AtEnd), len(c.Changes))
+		if c.Note != "" {
+			p.printf("  contacts: %s; %d changes\n", c.Note, len(c.Changes))
+		} else {
+			p.printf("  contacts: %d at login, %d at the end, %d changes\n", len(c.AtLogin), len(c.AtEnd), len(c.Changes))
+		}
 	}
 	if pr := s.Presence; pr != nil {
 		st := make([]string, 0, len(pr.Own))
