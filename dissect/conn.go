@@ -24,4 +24,28 @@ type ConnInfo struct {
 	// DetectedBy says how the connection was recognised as MSNP: "port" or
 	// "content".
 	DetectedBy string
+	// Transport is "tcp" (the default when empty) or "http-gateway" for
+	// MSNP tunnelled through the HTTP gateway (msnp-grammar.md §14); then
+	// Client and Server are those of the first HTTP connection.
+	Transport string
 }
+
+// NoteHTTPConnection records a TCP connection (as "client -> server")
+// that carried part of an HTTP-gateway session; repeats are ignored.
+func (s *Session) NoteHTTPConnection(conn string) {
+	for _, c := range s.HTTPConnections {
+		if c == conn {
+			return
+		}
+	}
+	if len(s.HTTPConnections) < maxHTTPConnections {
+		s.HTTPConnections = append(s.HTTPConnections, conn)
+	}
+}
+
+// NoteEmptyPoll counts a gateway poll that carried no data either way.
+func (s *Session) NoteEmptyPoll() { s.EmptyPolls++ }
+
+// maxHTTPConnections bounds the HTTP connections listed per gateway
+// session; the client opens one per few requests at most.
+const maxHTTPConnections = 1024

@@ -101,6 +101,10 @@ type Session struct {
 	UnlistedContactChanges int
 	// OwnStatus lists the session user's own status changes (CHG).
 	OwnStatus []PresenceEvent
+	// HTTPConnections lists the TCP connections of an HTTP-gateway
+	// session; EmptyPolls counts its polls without data.
+	HTTPConnections []string
+	EmptyPolls      int
 	// LinkNote says why a switchboard session has no Parent, when it
 	// should have one.
 	LinkNote string

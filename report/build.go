@@ -40,6 +40,12 @@ func NewSession(s *dissect.Session) Session {
 	if r.DetectedBy == "" {
 		r.DetectedBy = "port"
 	}
+	r.Transport = s.Conn.Transport
+	if r.Transport == "" {
+		r.Transport = "tcp"
+	}
+	r.HTTPConnections = nonNil(s.HTTPConnections)
+	r.EmptyPolls = s.EmptyPolls
 	if s.Parent > 0 {
 		r.Parent = ptr(s.Parent)
 	}
