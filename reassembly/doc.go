@@ -44,7 +44,11 @@
 //
 // Neither Engine nor Source is safe for concurrent use; the Sink and Streams
 // are called synchronously from Engine.Packet and Engine.Finish, on the
-// caller's goroutine.
+// caller's goroutine. With more than one CPU, Run pipelines the work: one
+// goroutine reads the files, another runs the Engine, and the caller's
+// goroutine makes the Sink and Stream calls, the same calls in the same
+// order as without the pipeline. Output does not depend on scheduling: what
+// a flush delivers goes stream by stream in the order the streams opened.
 //
 // gopacket's reassembly package registers two command-line flags of its own
 // when it is linked in; this package defines none.

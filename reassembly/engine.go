@@ -1,7 +1,9 @@
 package reassembly
 
 import (
+	"cmp"
 	"encoding/binary"
+	"slices"
 	"time"
 
 	"github.com/gopacket/gopacket"
@@ -68,9 +70,33 @@ type Engine struct {
 	finishing bool
 	endTime   time.Time // time passed to Finish, while finishing
 
-	open tcpStream // sentinel of the list of streams not yet ended
-	frag defragger
+	open    tcpStream // sentinel of the list of streams not yet ended
+	streams int64     // streams created
+	frag    defragger
+
+	// gopacket flushes connections in the order of a map. Calls made
+	// meanwhile are held back and made in the order the streams were
+	// created, so that the output does not depend on that order.
+	deferring bool
+	deferred  []deferredCall
+	deferBuf  []byte // bytes of the held-back Feed calls
 }
+
+// deferredCall is a Stream call held back during a flush.
+type deferredCall struct {
+	s      *tcpStream
+	kind   eventKind // evFeed, evGap or evEnd
+	dir    dissect.Dir
+	closed bool
+	n      int // Feed: length of the bytes at deferBuf[off:]; Gap: n
+	off    int
+	t      time.Time
+}
+
+// maxDeferBufKeep is the capacity of the held-back bytes buffer kept between
+// flushes. A flush that delivers more (data that waited behind holes, at
+// most MaxBufferedPagesTotal pages) lets the larger buffer go.
+const maxDeferBufKeep = 1 << 20
 
 // current holds what the StreamFactory needs to know of the packet being
 // assembled. The slices are views into it.
@@ -147,6 +173,9 @@ func (e *Engine) Packet(data []byte, ci gopacket.CaptureInfo, link layers.LinkTy
 		e.stats.TCP++
 		e.stats.OtherPort++
 		return
+	}
+	if e.opt.OnPacket != nil {
+		e.opt.OnPacket(data, ci, link)
 	}
 	if err := e.tcp.DecodeFromBytes(seg, gopacket.NilDecodeFeedback); err != nil {
 		// The checks above leave DecodeFromBytes nothing to refuse.
@@ -255,12 +284,45 @@ func (e *Engine) tick(t time.Time) {
 		return
 	}
 	e.nextFlush = e.now.Add(e.opt.FlushInterval)
+	e.deferring = true
 	e.asm.FlushWithOptions(gpreassembly.FlushOptions{
 		T:  e.now.Add(-e.opt.ReorderWindow),
 		TC: e.now.Add(-e.opt.IdleTimeout),
 	})
 	e.resetPending()
+	e.deliverDeferred()
 	e.expireFragments(e.now.Add(-fragmentTimeout))
+}
+
+// deferCall holds back a Stream call made during a flush.
+func (e *Engine) deferCall(c deferredCall) { e.deferred = append(e.deferred, c) }
+
+// deliverDeferred makes the calls held back during a flush: stream by
+// stream in the order the streams were created, each stream's calls in the
+// order they were made.
+func (e *Engine) deliverDeferred() {
+	e.deferring = false
+	if len(e.deferred) == 0 {
+		return
+	}
+	slices.SortStableFunc(e.deferred, func(a, b deferredCall) int { return cmp.Compare(a.s.id, b.s.id) })
+	for i := range e.deferred {
+		c := &e.deferred[i]
+		switch c.kind {
+		case evFeed:
+			c.s.out.Feed(c.dir, c.t, e.deferBuf[c.off:c.off+c.n:c.off+c.n])
+		case evGap:
+			c.s.out.Gap(c.dir, c.t, c.n)
+		case evEnd:
+			c.s.out.End(c.t, c.closed)
+		}
+	}
+	clear(e.deferred)
+	e.deferred = e.deferred[:0]
+	e.deferBuf = e.deferBuf[:0]
+	if cap(e.deferBuf) > maxDeferBufKeep {
+		e.deferBuf = nil
+	}
 }
 
 // Finish delivers all data still held, after a Gap for each hole that
@@ -273,8 +335,10 @@ func (e *Engine) Finish(t time.Time) {
 		t = e.now
 	}
 	e.finishing, e.endTime = true, t
+	e.deferring = true
 	e.asm.FlushAll()
 	e.resetPending()
+	e.deliverDeferred()
 	// FlushAll has closed every connection gopacket holds; this only ends
 	// streams gopacket would have lost track of.
 	for e.open.next != &e.open {

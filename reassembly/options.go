@@ -1,6 +1,11 @@
 package reassembly
 
-import "time"
+import (
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+)
 
 // DefaultPort is the MSNP server port, registered with IANA as "msnp"
 // (1863/tcp). Notification, dispatch and switchboard servers all listen on it.
@@ -65,6 +70,13 @@ type Options struct {
 	// front of it before they are reported lost. Default
 	// DefaultReorderWindow.
 	ReorderWindow time.Duration
+	// OnPacket, when set, is called with every packet that carries a TCP
+	// segment with an endpoint on one of Ports, before it is assembled:
+	// the packets of the analysed connections, which -w writes
+	// (Dump.WritePacket). An IPv4 datagram rebuilt from fragments is
+	// passed as the fragment that completed it. data is only valid during
+	// the call; OnPacket must not call the Engine.
+	OnPacket func(data []byte, ci gopacket.CaptureInfo, link layers.LinkType)
 }
 
 // withDefaults returns o with every unset field set to its default. It does

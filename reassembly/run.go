@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"errors"
 	"io"
+	"runtime"
 	"time"
 
 	"github.com/gopacket/gopacket"
@@ -17,40 +18,86 @@ import (
 // file that cannot be read to the end stops there while the others go on;
 // Run returns the errors of all such files joined, each a *FileError. It does
 // not close the sources.
+//
+// When more than one CPU is available (GOMAXPROCS > 1), Run works as a
+// pipeline of three goroutines: one reads and merges the files, one runs the
+// Engine, and the caller's goroutine calls the Sink and its Streams. They
+// receive exactly the calls, in the same order and with the same bytes, that
+// a single goroutine would make; only the goroutine differs. The sources and
+// e must not be used by anyone else until Run returns; memory held between
+// the stages is bounded by pipelineDepth batches of each kind.
 func Run(sources []*Source, e *Engine) error {
-	var errs []error
-	var last time.Time
-	h := make(mergeHeap, 0, len(sources))
+	return run(sources, e, runtime.GOMAXPROCS(0) > 1)
+}
+
+// run is Run, pipelined or on the caller's goroutine alone.
+func run(sources []*Source, e *Engine, pipelined bool) error {
+	if !pipelined {
+		var m merger
+		m.start(sources)
+		for {
+			it := m.head()
+			if it == nil {
+				break
+			}
+			e.Packet(it.data, it.ci, it.link, it.src.Name(), it.src.Packets())
+			m.advance()
+		}
+		e.Finish(m.last)
+		return errors.Join(m.errs...)
+	}
+	return runPipeline(sources, e)
+}
+
+// merger merges the packets of several sources by timestamp.
+type merger struct {
+	h    mergeHeap
+	errs []error
+	last time.Time // latest packet time taken
+}
+
+// start reads the first packet of every source.
+func (m *merger) start(sources []*Source) {
+	m.h = make(mergeHeap, 0, len(sources))
 	for i, s := range sources {
 		it := mergeItem{src: s, index: i}
 		if err := it.next(); err != nil {
 			if err != io.EOF {
-				errs = append(errs, err)
+				m.errs = append(m.errs, err)
 			}
 			continue
 		}
-		h = append(h, it)
+		m.h = append(m.h, it)
 	}
-	heap.Init(&h)
-	for len(h) > 0 {
-		it := &h[0]
-		if it.ci.Timestamp.After(last) {
-			last = it.ci.Timestamp
-		}
-		e.Packet(it.data, it.ci, it.link, it.src.Name(), it.src.Packets())
-		if err := it.next(); err != nil {
-			if err != io.EOF {
-				errs = append(errs, err)
-			}
-			heap.Pop(&h)
-			continue
-		}
-		if len(h) > 1 {
-			heap.Fix(&h, 0)
-		}
+	heap.Init(&m.h)
+}
+
+// head returns the earliest packet, valid until advance, or nil at the end
+// of every source.
+func (m *merger) head() *mergeItem {
+	if len(m.h) == 0 {
+		return nil
 	}
-	e.Finish(last)
-	return errors.Join(errs...)
+	it := &m.h[0]
+	if it.ci.Timestamp.After(m.last) {
+		m.last = it.ci.Timestamp
+	}
+	return it
+}
+
+// advance reads the next packet of the source of head.
+func (m *merger) advance() {
+	it := &m.h[0]
+	if err := it.next(); err != nil {
+		if err != io.EOF {
+			m.errs = append(m.errs, err)
+		}
+		heap.Pop(&m.h)
+		return
+	}
+	if len(m.h) > 1 {
+		heap.Fix(&m.h, 0)
+	}
 }
 
 // mergeItem is the next packet of one source.

@@ -89,8 +89,10 @@ func (f *factory) New(netFlow, tcpFlow gopacket.Flow, tcp *layers.TCP, ac gpreas
 	if !serverIsDst {
 		info.Client, info.Server = dst, src
 	}
+	e.streams++
 	s := &tcpStream{
 		e:        e,
+		id:       e.streams,
 		firstC2S: serverIsDst,
 		keyNet:   netFlow,
 		keyPorts: [2]uint16{sp, dp},
@@ -129,6 +131,7 @@ func (discard) End(time.Time, bool)                 {}
 // first packet.
 type tcpStream struct {
 	e        *Engine
+	id       int64 // order of creation, from 1
 	out      Stream
 	firstC2S bool          // the first packet went client to server
 	keyNet   gopacket.Flow // network flow of the first packet
@@ -284,7 +287,21 @@ func (s *tcpStream) gap(dir dissect.Dir, t time.Time, n int) {
 		s.e.stats.UnknownGaps++
 	}
 	s.e.stats.GapBytes += int64(n)
+	if s.e.deferring {
+		s.e.deferCall(deferredCall{s: s, kind: evGap, dir: dir, t: t, n: n})
+		return
+	}
 	s.out.Gap(dir, t, n)
+}
+
+// emit delivers b to the Stream, or holds a copy back during a flush.
+func (s *tcpStream) emit(dir dissect.Dir, t time.Time, b []byte) {
+	if e := s.e; e.deferring {
+		e.deferCall(deferredCall{s: s, kind: evFeed, dir: dir, t: t, n: len(b), off: len(e.deferBuf)})
+		e.deferBuf = append(e.deferBuf, b...)
+		return
+	}
+	s.out.Feed(dir, t, b)
 }
 
 // feed delivers the n available bytes of sg, one Feed per run of bytes from
@@ -293,13 +310,13 @@ func (s *tcpStream) gap(dir dissect.Dir, t time.Time, n int) {
 func (s *tcpStream) feed(sg gpreassembly.ScatterGather, dir dissect.Dir, n int, t time.Time) {
 	b := sg.Fetch(n)
 	if sg.Stats().Chunks <= 1 {
-		s.out.Feed(dir, t, b)
+		s.emit(dir, t, b)
 		return
 	}
 	for off := 0; off < n; {
 		c := contextAt(sg, off)
 		if c == nil {
-			s.out.Feed(dir, t, b[off:])
+			s.emit(dir, t, b[off:])
 			return
 		}
 		lo, hi := off+1, n
@@ -315,7 +332,7 @@ func (s *tcpStream) feed(sg gpreassembly.ScatterGather, dir dissect.Dir, n int, 
 			}
 		}
 		t = c.ts
-		s.out.Feed(dir, t, b[off:lo])
+		s.emit(dir, t, b[off:lo])
 		off = lo
 	}
 }
@@ -348,7 +365,11 @@ func (s *tcpStream) end(t time.Time, closed bool) {
 			}
 		}
 	}
-	s.out.End(t, closed)
+	if s.e.deferring {
+		s.e.deferCall(deferredCall{s: s, kind: evEnd, t: t, closed: closed})
+	} else {
+		s.out.End(t, closed)
+	}
 	s.prev.next, s.next.prev = s.next, s.prev
 	if !s.done[0] || !s.done[1] {
 		s.e.pending = append(s.e.pending, s)

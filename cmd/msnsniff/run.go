@@ -1,12 +1,16 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"slices"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/msnsniff/msnsniff/dissect"
 	"github.com/msnsniff/msnsniff/reassembly"
@@ -22,11 +26,12 @@ const (
 )
 
 const usageHead = `Usage: msnsniff [flags] [FILE...]
+       msnsniff -i IFACE [flags]
 
-Reads pcap or pcapng captures, reassembles the MSNP (MSN Messenger) TCP
-connections in them and reports each session: version negotiation,
-authentication, redirects, transactions matched by TrID, contact-group
-operations, errors and anomalies.
+Reads pcap or pcapng captures, or captures live on a network interface,
+reassembles the MSNP (MSN Messenger) TCP connections and reports each
+session: version negotiation, authentication, redirects, transactions
+matched by TrID, contact-group operations, errors and anomalies.
 
 Examples:
   msnsniff capture.pcap                     tables on stdout
@@ -35,14 +40,19 @@ Examples:
   msnsniff -T transcript capture.pcap       the C:/S: transcript form
   tcpdump -w - port 1863 | msnsniff -r -    read a capture from stdin
   msnsniff --port 1863 --port 1864 x.pcap   MSNP on more than one port
+  msnsniff -i eth0 -T ndjson                watch live, a line per command
+  msnsniff -i eth0 -w msnp.pcapng           live tables, packets kept as evidence
+
+Live capture (-i) needs root or the CAP_NET_RAW capability. It stops at
+Ctrl-C (or SIGTERM), after -c packets or --duration, and then reports.
 
 Flags:
 `
 
 const usageTail = `
 Exit status: 0 when the analysis finished (anomalies in the traffic are
-reported, not fatal), 1 when an input or output failed (what could be read
-is still analysed and reported), 2 on a usage error.
+reported, not fatal), 1 when an input, the capture or an output failed
+(what could be read is still analysed and reported), 2 on a usage error.
 `
 
 type config struct {
@@ -54,6 +64,17 @@ type config struct {
 	verbose bool
 	quiet   bool
 	flush   bool
+	write   string // -w
+	chats   bool
+	redact  bool
+
+	// Live capture.
+	iface     string
+	list      bool
+	count     int64
+	duration  time.Duration
+	noPromisc bool
+	filter    string
 }
 
 // parseFlags reads the command line. help is true when -h was given.
@@ -62,14 +83,25 @@ func parseFlags(args []string, stderr io.Writer) (cfg config, help bool, err err
 	fs.SetOutput(io.Discard)
 	fs.SortFlags = false
 	var (
-		reads  []string
-		format string
-		ports  []int
+		redactOn, redactOff bool
+		reads               []string
+		format              string
+		ports               []int
 	)
 	fs.StringArrayVarP(&reads, "read", "r", nil, "read packets from `FILE` (pcap or pcapng; - is stdin); repeatable")
+	fs.StringVarP(&cfg.iface, "interface", "i", "", "capture live on `IFACE` (Linux; root or CAP_NET_RAW)")
+	fs.BoolVarP(&cfg.list, "list-interfaces", "D", false, "list the interfaces -i can capture on")
+	fs.Int64VarP(&cfg.count, "count", "c", 0, "stop a live capture after `N` packets")
+	fs.DurationVar(&cfg.duration, "duration", 0, "stop a live capture after `D` (90s, 10m, 2h)")
+	fs.BoolVarP(&cfg.noPromisc, "no-promiscuous-mode", "p", false, "do not put the interface into promiscuous mode")
+	fs.StringVarP(&cfg.filter, "filter", "f", "", "capture with the tcpdump filter `EXPR` instead of one made from --port\n(needs a build with -tags libpcap)")
 	fs.StringVarP(&format, "format", "T", "table", "output `format`: table, json, ndjson or transcript")
 	fs.StringVarP(&cfg.output, "output", "o", "", "write the output to `FILE` instead of stdout")
+	fs.StringVarP(&cfg.write, "write", "w", "", "write the packets of the MSNP connections to `FILE`\n(pcapng if it ends in .pcapng, else pcap)")
 	fs.IntSliceVar(&ports, "port", []int{1863}, "TCP `port` of MSNP servers; repeatable")
+	fs.BoolVar(&cfg.chats, "chats", false, "print the conversations as time, sender and text (table format)")
+	fs.BoolVar(&redactOn, "redact", false, "replace credentials (auth responses, tickets, nonces, cookies) with\nstable hash tokens; the default for table and transcript output")
+	fs.BoolVar(&redactOff, "no-redact", false, "show credentials; the default for json and ndjson output")
 	fs.BoolVar(&cfg.raw, "raw", false, "print wire strings unescaped in table and transcript output")
 	fs.BoolVarP(&cfg.verbose, "verbose", "v", false, "more detail (packet times in transcripts)")
 	fs.BoolVarP(&cfg.quiet, "quiet", "q", false, "no anomaly summary on stderr")
@@ -84,8 +116,22 @@ func parseFlags(args []string, stderr io.Writer) (cfg config, help bool, err err
 		fmt.Fprint(stderr, usageTail)
 		return cfg, true, nil
 	}
+	if cfg.list {
+		return cfg, false, nil
+	}
 	if cfg.format, err = report.ParseFormat(format); err != nil {
 		return cfg, false, err
+	}
+	switch {
+	case redactOn && redactOff:
+		return cfg, false, errors.New("cannot set both --redact and --no-redact")
+	case redactOn || redactOff:
+		cfg.redact = redactOn
+	default:
+		cfg.redact = cfg.format == report.FormatTable || cfg.format == report.FormatTranscript
+	}
+	if cfg.chats && cfg.format != report.FormatTable {
+		return cfg, false, errors.New("--chats is a table view: it cannot be combined with -T " + string(cfg.format))
 	}
 	for _, p := range ports {
 		if p < 1 || p > 65535 {
@@ -94,13 +140,49 @@ func parseFlags(args []string, stderr io.Writer) (cfg config, help bool, err err
 		cfg.ports = append(cfg.ports, uint16(p))
 	}
 	cfg.files = append(reads, fs.Args()...)
-	if len(cfg.files) == 0 {
-		return cfg, false, errors.New("no capture given: name a pcap or pcapng file (or -r - for stdin)")
+	if err := checkLive(fs, &cfg); err != nil {
+		return cfg, false, err
+	}
+	if len(cfg.files) == 0 && cfg.iface == "" {
+		return cfg, false, errors.New("no capture given: name a pcap or pcapng file (or -r - for stdin), or an interface with -i")
 	}
 	if n := countStdin(cfg.files); n > 1 {
 		return cfg, false, errors.New("stdin (-) can be read only once")
 	}
 	return cfg, false, nil
+}
+
+// checkLive checks the flags of live capture against the rest.
+func checkLive(fs *pflag.FlagSet, cfg *config) error {
+	if cfg.iface == "" {
+		for _, name := range []string{"count", "duration", "no-promiscuous-mode", "filter"} {
+			if f := fs.Lookup(name); f.Changed {
+				return fmt.Errorf("%s applies only to a live capture (-i)", flagName(f))
+			}
+		}
+		return nil
+	}
+	switch {
+	case len(cfg.files) > 0:
+		return errors.New("-i cannot be combined with capture files")
+	case fs.Changed("count") && cfg.count < 1:
+		return fmt.Errorf("-c %d: not a positive number of packets", cfg.count)
+	case fs.Changed("duration") && cfg.duration <= 0:
+		return fmt.Errorf("--duration %v: not a positive duration", cfg.duration)
+	case cfg.filter != "" && !reassembly.HaveLibpcap:
+		return errors.New("-f needs msnsniff built with libpcap: go build -tags libpcap ./cmd/msnsniff")
+	case cfg.filter == "" && len(slices.Compact(slices.Sorted(slices.Values(cfg.ports)))) > reassembly.MaxFilterPorts:
+		return fmt.Errorf("-i takes at most %d --port values", reassembly.MaxFilterPorts)
+	}
+	return nil
+}
+
+// flagName spells a flag as a user would: "-c" or "--duration".
+func flagName(f *pflag.Flag) string {
+	if f.Shorthand != "" {
+		return "-" + f.Shorthand
+	}
+	return "--" + f.Name
 }
 
 func countStdin(files []string) int {
@@ -129,6 +211,31 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		code = exitInput
 	}
+	if cfg.list {
+		if err := listInterfaces(stdout); err != nil {
+			fail(err)
+		}
+		return code
+	}
+
+	// A live capture is opened first, so that a missing privilege or
+	// interface fails before any output file is made.
+	var live *reassembly.Live
+	ctx := context.Background()
+	if cfg.iface != "" {
+		var stop context.CancelFunc
+		ctx, stop = signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		if cfg.duration > 0 {
+			ctx, stop = context.WithTimeout(ctx, cfg.duration)
+			defer stop()
+		}
+		if live, err = openLive(cfg, stderr); err != nil {
+			fail(err)
+			return code
+		}
+		defer live.Close()
+	}
 
 	out := stdout
 	if cfg.output != "" {
@@ -139,6 +246,19 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		defer f.Close()
 		out = f
+	}
+
+	eopt := reassembly.Options{Ports: cfg.ports}
+	var dump *reassembly.Dump
+	if cfg.write != "" {
+		if dump, err = reassembly.CreateDump(cfg.write); err != nil {
+			fail(err)
+			return code
+		}
+		eopt.OnPacket = dump.WritePacket
+		if live != nil {
+			dump.SetLinkType(live.Link())
+		}
 	}
 
 	var sources []*reassembly.Source
@@ -154,14 +274,28 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		sources = append(sources, src)
 	}
 
-	rep := report.NewOutput(out, report.Options{Format: cfg.format, Raw: cfg.raw, Verbose: cfg.verbose, Flush: cfg.flush})
-	an := dissect.NewAnalyzer(rep, dissect.Limits{})
-	eng := reassembly.NewEngine(sink{an}, reassembly.Options{Ports: cfg.ports})
-	if err := reassembly.Run(sources, eng); err != nil {
-		fail(err)
-		inputErrs = append(inputErrs, strings.Split(err.Error(), "\n")...)
+	// Live output is flushed as it is written, each command or session.
+	ropt := report.Options{Format: cfg.format, Raw: cfg.raw, Verbose: cfg.verbose, Flush: cfg.flush || live != nil,
+		Chats: cfg.chats, Redact: cfg.redact}
+	rep := report.NewOutput(out, ropt)
+	var capture report.Capture
+	if live != nil {
+		capture = captureLive(ctx, cfg, live, rep, ropt, out, eopt, stderr, fail)
+	} else {
+		an := dissect.NewAnalyzer(rep, dissect.Limits{})
+		eng := reassembly.NewEngine(sink{an}, eopt)
+		if err := reassembly.Run(sources, eng); err != nil {
+			fail(err)
+			inputErrs = append(inputErrs, strings.Split(err.Error(), "\n")...)
+		}
+		capture = captureReport(sources, eng.Stats(), inputErrs)
 	}
-	capture := captureReport(sources, eng.Stats(), inputErrs)
+	if dump != nil {
+		if err := dump.Close(); err != nil {
+			fail(err)
+			capture.Errors = append(capture.Errors, err.Error())
+		}
+	}
 	capture.Anomalies = report.AnomalyTotals(rep.Sessions())
 	if err := rep.Close(capture); err != nil {
 		fail(fmt.Errorf("writing output: %w", err))

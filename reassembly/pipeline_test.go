@@ -1,0 +1,200 @@
+package reassembly
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/msnsniff/msnsniff/dissect"
+)
+
+// callLog records every Sink and Stream call as a line of text, in the
+// order they were made.
+type callLog struct {
+	calls []string
+	n     int
+}
+
+func (l *callLog) Open(c dissect.ConnInfo) Stream {
+	l.n++
+	l.calls = append(l.calls, fmt.Sprintf("open %d %v %v %v syn=%v %s#%d", l.n, c.Client, c.Server, c.Start, c.SYN, c.File, c.Packet))
+	if l.n%7 == 0 {
+		return nil // a connection the Sink does not want
+	}
+	return &logStream{l: l, id: l.n}
+}
+
+type logStream struct {
+	l  *callLog
+	id int
+}
+
+func (s *logStream) Feed(d dissect.Dir, t time.Time, b []byte) {
+	s.l.calls = append(s.l.calls, fmt.Sprintf("feed %d %v %v %q", s.id, d, t.UnixNano(), b))
+	// The bytes are only lent: spoil them, as a careless Stream might
+	// after the call.
+	for i := range b {
+		b[i] = '!'
+	}
+}
+
+func (s *logStream) Gap(d dissect.Dir, t time.Time, n int) {
+	s.l.calls = append(s.l.calls, fmt.Sprintf("gap %d %v %v %d", s.id, d, t.UnixNano(), n))
+}
+
+func (s *logStream) End(t time.Time, closed bool) {
+	s.l.calls = append(s.l.calls, fmt.Sprintf("end %d %v %v", s.id, t.UnixNano(), closed))
+}
+
+// lossyCapture returns the packets of conns interleaved connections, with
+// reordering, duplicates and lost segments, spread over a few minutes of
+// packet time so that flushes and the idle timeout happen.
+func lossyCapture(tb testing.TB, conns int) []pkt {
+	pkts, _ := benchCapture(tb, conns, 30, 0.05)
+	rng := rand.New(rand.NewPCG(3, 4))
+	var out []pkt
+	for _, p := range pkts {
+		switch r := rng.Float64(); {
+		case r < 0.01:
+			continue // lost
+		case r < 0.02:
+			out = append(out, p, p) // retransmitted
+		default:
+			out = append(out, p)
+		}
+	}
+	for i := range out {
+		out[i].ts = t0.Add(time.Duration(i) * 7 * time.Millisecond)
+	}
+	// A gap of silence longer than the idle timeout, then more traffic.
+	tail, _ := benchCapture(tb, 3, 5, 0)
+	for i := range tail {
+		tail[i].ts = out[len(out)-1].ts.Add(DefaultIdleTimeout + time.Minute + time.Duration(i)*time.Millisecond)
+	}
+	return append(out, tail...)
+}
+
+// runLogged runs the files through run and returns the calls, the stats
+// and the error text.
+func runLogged(t *testing.T, pipelined bool, paths ...string) ([]string, Stats, string) {
+	t.Helper()
+	var srcs []*Source
+	for _, p := range paths {
+		s, err := Open(p, nil)
+		if err != nil {
+			t.Fatalf("Open(%q) = %v", p, err)
+		}
+		defer s.Close()
+		srcs = append(srcs, s)
+	}
+	log := &callLog{}
+	e := NewEngine(log, Options{})
+	err := run(srcs, e, pipelined)
+	msg := ""
+	if err != nil {
+		msg = err.Error()
+	}
+	return log.calls, e.Stats(), msg
+}
+
+// TestPipelineSameCalls checks that the pipelined Run makes exactly the
+// calls of the single-goroutine Run: same order, bytes, times, stats and
+// errors.
+func TestPipelineSameCalls(t *testing.T) {
+	dir := t.TempDir()
+	pkts := lossyCapture(t, 60)
+	var fromClient, fromServer []pkt
+	for _, p := range pkts {
+		if isFromClient(t, p) {
+			fromClient = append(fromClient, p)
+		} else {
+			fromServer = append(fromServer, p)
+		}
+	}
+	one := writePcap(t, dir, "one.pcap", layers.LinkTypeEthernet, pkts)
+	a := writePcap(t, dir, "a.pcap", layers.LinkTypeEthernet, fromClient)
+	b := writePcap(t, dir, "b.pcap", layers.LinkTypeEthernet, fromServer)
+	// A file cut in its last record: an error after its other packets.
+	raw, err := os.ReadFile(one)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := filepath.Join(dir, "cut.pcap")
+	if err := os.WriteFile(cut, raw[:len(raw)/3], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		paths   []string
+		wantErr bool
+	}{
+		{"one file", []string{one}, false},
+		{"two taps", []string{b, a}, false},
+		{"damaged file", []string{cut}, true},
+		{"no files", nil, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			serial, sst, serr := runLogged(t, false, tt.paths...)
+			piped, pst, perr := runLogged(t, true, tt.paths...)
+			if diff := cmp.Diff(serial, piped); diff != "" {
+				t.Errorf("pipelined calls differ (-serial +pipelined):\n%s", diff)
+			}
+			if sst != pst {
+				t.Errorf("stats differ:\nserial    %+v\npipelined %+v", sst, pst)
+			}
+			if serr != perr || (serr != "") != tt.wantErr {
+				t.Errorf("errors: serial %q, pipelined %q; want an error: %v", serr, perr, tt.wantErr)
+			}
+			if len(tt.paths) > 0 && (sst.Gaps == 0 || sst.Connections < 60) {
+				t.Errorf("the capture should have gaps and 60+ connections: %+v", sst)
+			}
+		})
+	}
+}
+
+// TestFlushOrder checks that what a flush delivers comes stream by stream
+// in the order the streams were opened, not in the order of gopacket's
+// connection map.
+func TestFlushOrder(t *testing.T) {
+	const n = 40
+	var pkts []pkt
+	for i := range n {
+		c := newConv(t, fmt.Sprintf("10.1.%d.%d:%d", i/200, i%200+1, 2000+i), server, uint32(1000*i), 5000)
+		c.step = time.Millisecond
+		c.ts = t0.Add(time.Duration(i) * time.Millisecond)
+		p := join(c.handshake(), []pkt{c.seg(dissect.C2S, "PA", verC)})
+		c.skip(dissect.C2S, 10)
+		pkts = append(pkts, join(p, []pkt{c.seg(dissect.C2S, "PA", cvrC)})...)
+	}
+	// Packets of a last connection, a minute later, trigger the flush.
+	late := newConv(t, "10.9.9.9:3000", server, 1, 1)
+	late.ts = t0.Add(time.Minute)
+	pkts = append(pkts, late.handshake()...)
+	log := &callLog{}
+	e := NewEngine(log, Options{})
+	for i, p := range pkts {
+		e.Packet(p.data, captureInfo(p), layers.LinkTypeEthernet, "f", int64(i+1))
+	}
+	var gaps []string
+	for _, c := range log.calls {
+		if strings.HasPrefix(c, "gap ") {
+			gaps = append(gaps, strings.Fields(c)[1])
+		}
+	}
+	var want []string
+	for i := 1; i <= n; i++ {
+		if i%7 != 0 {
+			want = append(want, fmt.Sprint(i))
+		}
+	}
+	if diff := cmp.Diff(want, gaps); diff != "" {
+		t.Errorf("gaps by stream (-want +got):\n%s", diff)
+	}
+}
