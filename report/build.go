@@ -3,10 +3,12 @@ package report
 import (
 	"cmp"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"slices"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/msnsniff/msnsniff/dissect"
 )
@@ -143,7 +145,11 @@ func NewSession(s *dissect.Session) Session {
 
 // NewAnomaly converts a dissector anomaly.
 func NewAnomaly(a *dissect.Anomaly) Anomaly {
-	return Anomaly{Kind: a.Kind, Time: Time{a.Time}, Dir: a.Dir.String(), Offset: a.Offset, Bytes: a.Bytes, Line: a.Line, Detail: a.Detail}
+	r := Anomaly{Kind: a.Kind, Time: Time{a.Time}, Dir: a.Dir.String(), Offset: a.Offset, Bytes: a.Bytes, Line: a.Line, Detail: a.Detail}
+	if !utf8.ValidString(a.Line) {
+		r.LineBase64 = ptr(base64.StdEncoding.EncodeToString([]byte(a.Line)))
+	}
+	return r
 }
 
 // compareIDs orders group ids numerically when both are numbers (MSNP7-9

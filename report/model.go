@@ -266,9 +266,11 @@ type Anomaly struct {
 	Dir    string `json:"dir"`
 	Offset int64  `json:"offset"`
 	Bytes  int    `json:"bytes"`
-	// Line quotes at most 80 bytes of the offending input.
-	Line   string `json:"line"`
-	Detail string `json:"detail"`
+	// Line quotes at most 80 bytes of the offending input; LineBase64
+	// holds them exactly when they are not valid UTF-8.
+	Line       string  `json:"line"`
+	LineBase64 *string `json:"line_base64,omitempty"`
+	Detail     string  `json:"detail"`
 }
 
 // Out is an OUT command.

@@ -24,6 +24,9 @@ type CommandRecord struct {
 	TrID *int64 `json:"trid"`
 	// Args are the raw parameters after the verb and TrID.
 	Args []string `json:"args"`
+	// LineBase64 holds the exact bytes of the command line when it is not
+	// valid UTF-8 (JSON would otherwise replace the bad bytes).
+	LineBase64 *string `json:"line_base64,omitempty"`
 	// Decoded holds the URL-decoded parameters, present only when one
 	// differs from its raw form.
 	Decoded []string `json:"decoded,omitempty"`
@@ -68,6 +71,9 @@ func NewCommandRecord(c *dissect.Command) CommandRecord {
 		Verb: c.Verb, Args: nonNil(c.Args), Role: string(c.Role), ErrorCode: code(c.ErrorCode), Offset: c.Offset}
 	if c.HasTrID {
 		r.TrID = ptr(c.TrID)
+	}
+	if line := c.Line(); !utf8.ValidString(line) {
+		r.LineBase64 = ptr(base64.StdEncoding.EncodeToString([]byte(line)))
 	}
 	for i, a := range c.Args {
 		if d := dissect.Unescape(a); d != a {
