@@ -195,22 +195,6 @@ func SortSessions(ss []Session) {
 	})
 }
 
-// AnomalyTotals sums the sessions' anomaly counts by kind, in name order.
-func AnomalyTotals(ss []*dissect.Session) []Count {
-	m := map[string]int64{}
-	for _, s := range ss {
-		for k, n := range s.AnomalyCounts {
-			m[k] += int64(n)
-		}
-	}
-	out := make([]Count, 0, len(m))
-	for k, n := range m {
-		out = append(out, Count{Name: k, Count: n})
-	}
-	slices.SortFunc(out, func(a, b Count) int { return cmp.Compare(a.Name, b.Name) })
-	return out
-}
-
 // CookieRef returns a stable reference to a credential: "sha256:" and the
 // first 8 hex digits of its SHA-256, enough to link the sessions that used
 // it without revealing it.

@@ -59,6 +59,17 @@ type Capture struct {
 	// Errors lists input failures (a damaged file, a read error), each
 	// naming the file and where.
 	Errors []string `json:"errors"`
+	// Live describes a live capture (-i); null when files were read.
+	Live *Live `json:"live"`
+}
+
+// Live is what the kernel said of a live capture.
+type Live struct {
+	Interface string `json:"interface"`
+	// Received counts packets that passed the kernel filter; Dropped those
+	// the kernel dropped for lack of buffer space.
+	Received int64 `json:"received"`
+	Dropped  int64 `json:"dropped"`
 }
 
 // Count is a named count.
@@ -70,7 +81,7 @@ type Count struct {
 // File is one capture file read.
 type File struct {
 	Name string `json:"name"`
-	// Format is "pcap" or "pcapng".
+	// Format is "pcap", "pcapng", or "live" for an interface.
 	Format   string `json:"format"`
 	LinkType string `json:"link_type"`
 	Packets  int64  `json:"packets"`

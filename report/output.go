@@ -2,8 +2,10 @@ package report
 
 import (
 	"bufio"
+	"cmp"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/msnsniff/msnsniff/dissect"
 )
@@ -41,6 +43,11 @@ type Options struct {
 	// Chats makes the table format print only the conversations, as
 	// "time · sender · text" per message.
 	Chats bool
+	// StreamTables makes the table format print each session's details as
+	// the session ends (live capture); Close then prints the capture line,
+	// the overview, the conversations and the users without repeating the
+	// details.
+	StreamTables bool
 	// Redact replaces credentials (authentication responses, tickets,
 	// nonces, Passport cookies, switchboard cookies) with Redacted tokens
 	// in command arguments and payloads.
@@ -51,12 +58,13 @@ type Options struct {
 // streaming formats (ndjson, transcript) write as results arrive; json and
 // table keep the sessions and write at Close.
 type Output struct {
-	opt      Options
-	w        *bufio.Writer
-	err      error
-	sessions []*dissect.Session
-	nd       *ndjsonWriter
-	tr       *transcriptWriter
+	opt       Options
+	w         *bufio.Writer
+	err       error
+	sessions  []*dissect.Session
+	nd        *ndjsonWriter
+	tr        *transcriptWriter
+	anomalies map[string]int64
 }
 
 // NewOutput returns an Output writing to w.
@@ -94,6 +102,10 @@ func (o *Output) Command(s *dissect.Session, c *dissect.Command) {
 
 // Anomaly implements dissect.Handler.
 func (o *Output) Anomaly(s *dissect.Session, a *dissect.Anomaly) {
+	if o.anomalies == nil {
+		o.anomalies = map[string]int64{}
+	}
+	o.anomalies[a.Kind]++
 	if o.err != nil || o.nd == nil {
 		return
 	}
@@ -114,7 +126,25 @@ func (o *Output) SessionEnd(s *dissect.Session) {
 	case o.tr != nil:
 	default:
 		o.sessions = append(o.sessions, s)
+		if o.opt.Format == FormatTable && o.opt.StreamTables && !o.opt.Chats {
+			p := &tablePrinter{w: o.w, raw: o.opt.Raw}
+			r := NewSession(s)
+			p.session(&r, o.opt.Verbose)
+			o.setErr(p.err)
+			o.setErr(o.w.Flush())
+		}
 	}
+}
+
+// AnomalyTotals counts every anomaly reported so far, by kind, in name
+// order, whatever the format.
+func (o *Output) AnomalyTotals() []Count {
+	out := make([]Count, 0, len(o.anomalies))
+	for k, n := range o.anomalies {
+		out = append(out, Count{Name: k, Count: n})
+	}
+	slices.SortFunc(out, func(a, b Count) int { return cmp.Compare(a.Name, b.Name) })
+	return out
 }
 
 // Sessions returns the sessions kept for json and table output.

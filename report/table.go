@@ -17,6 +17,9 @@ import (
 // errors and anomalies.
 func writeTables(w io.Writer, r *Report, opt Options) error {
 	p := &tablePrinter{w: w, raw: opt.Raw}
+	if opt.StreamTables && len(r.Sessions) > 0 && !opt.Chats {
+		p.printf("\n") // after the last session printed as it ended
+	}
 	if opt.Chats {
 		p.chats(r)
 		return p.err
@@ -27,6 +30,9 @@ func writeTables(w io.Writer, r *Report, opt Options) error {
 		p.printf(", %s to %s", c.First, c.Last)
 	}
 	p.printf("; %d MSNP session(s)\n", len(r.Sessions))
+	if l := c.Live; l != nil {
+		p.printf("Live capture on %s: %d packets received by the filter, %d dropped by the kernel\n", l.Interface, l.Received, l.Dropped)
+	}
 	for _, e := range c.Errors {
 		p.printf("Input error: %s\n", p.s(e))
 	}
@@ -52,8 +58,10 @@ func writeTables(w io.Writer, r *Report, opt Options) error {
 		})
 	}
 	p.table([]string{"ID", "Kind", "Client", "Server", "Start", "Duration", "Version", "User", "Auth", "Cmds", "Errors", "Anomalies", "State"}, rows)
-	for i := range r.Sessions {
-		p.session(&r.Sessions[i], opt.Verbose)
+	if !opt.StreamTables {
+		for i := range r.Sessions {
+			p.session(&r.Sessions[i], opt.Verbose)
+		}
 	}
 	p.conversations(r.Conversations)
 	p.users(r.Users)

@@ -86,28 +86,15 @@ func openLive(cfg config, stderr io.Writer) (*reassembly.Live, error) {
 // with the dissector reporting to rep (which writes to out with ropt), and
 // returns the capture section of the report. Failures go to fail and into
 // the section's errors.
-func captureLive(ctx context.Context, cfg config, live *reassembly.Live, rep *report.Output, ropt report.Options, out io.Writer,
+func captureLive(ctx context.Context, cfg config, live *reassembly.Live, rep *report.Output,
 	eopt reassembly.Options, stderr io.Writer, fail func(error)) report.Capture {
-	var handler dissect.Handler = rep
-	var eng *reassembly.Engine
 	var errs []string
-	if ropt.Format == report.FormatTable {
-		// Tables are printed per session as each ends, with the capture
-		// so far; Close prints the whole report at the end.
-		handler = &liveTables{Output: rep, opt: ropt, w: out, fail: fail, capture: func() report.Capture {
-			info, _ := live.Info()
-			return liveReport(info, eng.Stats(), nil, true)
-		}}
-	}
-	eng = reassembly.NewEngine(sink{dissect.NewAnalyzer(handler, dissect.Limits{})}, eopt)
+	eng := reassembly.NewEngine(sink{dissect.NewAnalyzer(rep, dissect.Limits{})}, eopt)
 	complete := true
 	if err := reassembly.Capture(ctx, live, eng, cfg.count); err != nil {
 		fail(err)
 		errs = append(errs, err.Error())
 		complete = false
-	}
-	if t, ok := handler.(*liveTables); ok {
-		t.separate()
 	}
 	info, err := live.Info()
 	if err != nil {
@@ -120,58 +107,11 @@ func captureLive(ctx context.Context, cfg config, live *reassembly.Live, rep *re
 }
 
 // liveReport fills the capture section of a live capture: the interface
-// takes the place of the files, and the packets the kernel dropped are
-// counted among the skipped ones as "kernel_drops".
+// takes the place of the files, and the kernel's counts go in Live.
 func liveReport(info reassembly.LiveInfo, st reassembly.Stats, errs []string, complete bool) report.Capture {
 	c := captureReport(nil, st, errs)
 	c.Files = append(c.Files, report.File{Name: info.Interface, Format: liveFormat, LinkType: info.LinkType,
 		Packets: info.Packets, Bytes: info.Bytes, Complete: complete})
-	c.Skipped = append(c.Skipped, report.Count{Name: "kernel_drops", Count: info.KernelDropped})
+	c.Live = &report.Live{Interface: info.Interface, Received: info.KernelReceived, Dropped: info.KernelDropped}
 	return c
-}
-
-// liveTables is the dissect.Handler of -T table in a live capture: it hands
-// everything to the report's Output, which prints the whole report at
-// Close, and prints each session's report as soon as the session ends,
-// headed by the capture so far. The blocks are separated by a blank line,
-// and so is the final report from the last of them.
-type liveTables struct {
-	*report.Output
-	opt     report.Options
-	w       io.Writer
-	capture func() report.Capture
-	fail    func(error)
-	printed bool
-	err     error
-}
-
-// SessionEnd implements dissect.Handler.
-func (t *liveTables) SessionEnd(s *dissect.Session) {
-	t.Output.SessionEnd(s)
-	// The chats view shows conversations, which switchboard sessions
-	// carry; the others would print that there is none.
-	if t.err != nil || (t.opt.Chats && s.Kind != dissect.KindSwitchboard) {
-		return
-	}
-	if t.printed {
-		_, t.err = io.WriteString(t.w, "\n")
-	}
-	t.printed = true
-	one := report.NewOutput(t.w, t.opt)
-	one.SessionEnd(s)
-	if err := one.Close(t.capture()); err != nil && t.err == nil {
-		t.err = err
-	}
-	if t.err != nil {
-		t.err = fmt.Errorf("writing output: %w", t.err)
-		t.fail(t.err)
-	}
-}
-
-// separate writes the blank line between the last session printed and the
-// final report.
-func (t *liveTables) separate() {
-	if t.printed && t.err == nil {
-		io.WriteString(t.w, "\n")
-	}
 }

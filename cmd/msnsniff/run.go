@@ -276,11 +276,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 	// Live output is flushed as it is written, each command or session.
 	ropt := report.Options{Format: cfg.format, Raw: cfg.raw, Verbose: cfg.verbose, Flush: cfg.flush || live != nil,
-		Chats: cfg.chats, Redact: cfg.redact}
+		Chats: cfg.chats, Redact: cfg.redact, StreamTables: live != nil}
 	rep := report.NewOutput(out, ropt)
 	var capture report.Capture
 	if live != nil {
-		capture = captureLive(ctx, cfg, live, rep, ropt, out, eopt, stderr, fail)
+		capture = captureLive(ctx, cfg, live, rep, eopt, stderr, fail)
 	} else {
 		an := dissect.NewAnalyzer(rep, dissect.Limits{})
 		eng := reassembly.NewEngine(sink{an}, eopt)
@@ -296,7 +296,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			capture.Errors = append(capture.Errors, err.Error())
 		}
 	}
-	capture.Anomalies = report.AnomalyTotals(rep.Sessions())
+	capture.Anomalies = rep.AnomalyTotals()
 	if err := rep.Close(capture); err != nil {
 		fail(fmt.Errorf("writing output: %w", err))
 	}
