@@ -29,9 +29,13 @@ const DefaultMaxBufferedPagesTotal = 16384
 // DefaultIdleTimeout is how long, in packet time, a connection may stay
 // silent before it is ended with closed=false. MSNP clients ping the
 // notification server about once a minute (PNG, answered by QNG with the
-// number of seconds until the next one), so five minutes without a packet
-// means the connection is gone or the capture lost it.
-const DefaultIdleTimeout = 5 * time.Minute
+// number of seconds until the next one), but a switchboard connection has
+// no keep-alive and a chat can rest for many minutes; switchboard servers
+// dropped idle users after some minutes with BYE handle 1. Thirty minutes
+// of silence means the connection is gone or the capture lost it, without
+// cutting idle chats in two. Memory does not depend on it (the page limits
+// and the dissector's limits bound it).
+const DefaultIdleTimeout = 30 * time.Minute
 
 // DefaultFlushInterval is the packet time between two flushes. Each flush
 // walks every tracked connection, so the interval bounds that cost to one

@@ -67,6 +67,7 @@ type config struct {
 	write   string // -w
 	chats   bool
 	redact  bool
+	idle    time.Duration
 
 	// Live capture.
 	iface     string
@@ -99,6 +100,7 @@ func parseFlags(args []string, stderr io.Writer) (cfg config, help bool, err err
 	fs.StringVarP(&cfg.output, "output", "o", "", "write the output to `FILE` instead of stdout")
 	fs.StringVarP(&cfg.write, "write", "w", "", "write the packets of the MSNP connections to `FILE`\n(pcapng if it ends in .pcapng, else pcap)")
 	fs.IntSliceVar(&ports, "port", []int{1863}, "TCP `port` of MSNP servers; repeatable")
+	fs.DurationVar(&cfg.idle, "idle-timeout", reassembly.DefaultIdleTimeout, "end a connection silent for `D` of packet time (reported open)")
 	fs.BoolVar(&cfg.chats, "chats", false, "print the conversations as time, sender and text (table format)")
 	fs.BoolVar(&redactOn, "redact", false, "replace credentials (auth responses, tickets, nonces, cookies) with\nstable hash tokens; the default for table and transcript output")
 	fs.BoolVar(&redactOff, "no-redact", false, "show credentials; the default for json and ndjson output")
@@ -129,6 +131,9 @@ func parseFlags(args []string, stderr io.Writer) (cfg config, help bool, err err
 		cfg.redact = redactOn
 	default:
 		cfg.redact = cfg.format == report.FormatTable || cfg.format == report.FormatTranscript
+	}
+	if cfg.idle <= 0 {
+		return cfg, false, fmt.Errorf("--idle-timeout %v: not a positive duration", cfg.idle)
 	}
 	if cfg.chats && cfg.format != report.FormatTable {
 		return cfg, false, errors.New("--chats is a table view: it cannot be combined with -T " + string(cfg.format))
@@ -248,7 +253,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		out = f
 	}
 
-	eopt := reassembly.Options{Ports: cfg.ports}
+	eopt := reassembly.Options{Ports: cfg.ports, IdleTimeout: cfg.idle}
 	var dump *reassembly.Dump
 	if cfg.write != "" {
 		if dump, err = reassembly.CreateDump(cfg.write); err != nil {
