@@ -290,7 +290,7 @@ func TestIdleTimeout(t *testing.T) {
 	other.ts = last.Add(6 * time.Minute)
 	later := []pkt{other.seg(dissect.C2S, "PA", verC), other.seg(dissect.C2S, "PA", verC)}
 	c.ts = other.ts.Add(time.Second)
-	sink, _ := runPackets(t, layers.LinkTypeEthernet, Options{}, join(first, later, []pkt{c.seg(dissect.C2S, "PA", cvrC)}))
+	sink, _ := runPackets(t, layers.LinkTypeEthernet, Options{IdleTimeout: 5 * time.Minute}, join(first, later, []pkt{c.seg(dissect.C2S, "PA", cvrC)}))
 	if len(sink.streams) != 3 {
 		t.Fatalf("got %d streams, want 3", len(sink.streams))
 	}
