@@ -202,3 +202,34 @@ func (c *countSink) line(t time.Time, off int64, b []byte, inSync bool) int {
 func (c *countSink) payload(b []byte)                                    {}
 func (c *countSink) payloadEnd(t time.Time, lost int)                    {}
 func (c *countSink) event(string, time.Time, int64, int, string, []byte) {}
+
+// TestReplyBeforeRequest: a client segment held back by reassembly (a
+// hole before it) reaches the dissector after the server's reply; the
+// reply is matched by packet time, with no anomaly. A reply captured
+// before any request with its TrID is still reported.
+func TestReplyBeforeRequest(t *testing.T) {
+	r := &recorder{}
+	s := NewAnalyzer(r, Limits{}).Open(ConnInfo{SYN: true, Start: t0})
+	s.Feed(C2S, t0, []byte("VER 1 MSNP7\r\n"))
+	s.Feed(S2C, t0.Add(2*time.Millisecond), []byte("VER 1 MSNP7\r\nADG 10 10 New%20Group 2 0\r\n"))
+	s.Feed(C2S, t0.Add(time.Millisecond), []byte("ADG 10 New%20Group 0\r\n"))
+	s.Feed(S2C, t0.Add(3*time.Millisecond), []byte("CHG 11 NLN\r\n"))
+	s.Feed(C2S, t0.Add(4*time.Millisecond), []byte("CHG 11 NLN\r\n"))
+	s.End(t0.Add(time.Second), true)
+	var kinds []string
+	for _, a := range r.anomalies {
+		kinds = append(kinds, a.Kind+" "+a.Line)
+	}
+	if strings.Join(kinds, ",") != "unknown_trid CHG 11 NLN" {
+		t.Errorf("anomalies = %q, want only the CHG reply captured before its request", kinds)
+	}
+	if len(s.GroupOps) != 1 || s.GroupOps[0].Status != StatusOK || s.GroupOps[0].GroupID != "2" {
+		t.Fatalf("group op %+v", s.GroupOps)
+	}
+	if tx := s.Transactions[1]; tx.Verb != "ADG" || tx.Status != StatusOK || tx.Latency != time.Millisecond {
+		t.Errorf("ADG transaction %+v", tx)
+	}
+	if s.UnmatchedReplies != 1 {
+		t.Errorf("unmatched replies = %d, want 1", s.UnmatchedReplies)
+	}
+}

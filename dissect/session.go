@@ -139,6 +139,7 @@ type Session struct {
 	syncDone  bool
 	presence  presence
 	mlPending map[int64][]byte // ADL/RML payloads awaiting OK
+	orphans   []*Command       // replies waiting for their request
 }
 
 // Out records an OUT command (commands/out.md).
@@ -237,6 +238,7 @@ func (s *Session) End(t time.Time, closed bool) {
 			h.cur = nil
 		}
 	}
+	s.endOrphans()
 	s.closeChat(t)
 	s.settleUnanswered()
 	s.Closed = closed

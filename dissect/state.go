@@ -13,6 +13,9 @@ func (s *Session) finish(c *Command) {
 	c.Seq = s.seq
 	s.seq++
 	s.Commands[c.Dir]++
+	if c.Dir == C2S {
+		s.expireOrphans(c)
+	}
 	if s.Version.Source != "negotiated" {
 		s.inferVersion(c)
 	}
@@ -27,6 +30,7 @@ func (s *Session) finish(c *Command) {
 		if c.HasTrID {
 			tx = s.track(c)
 		}
+		defer s.adopt(c, tx)
 	case c.ErrorCode > 0:
 		c.Role = RoleError
 		tx = s.matchReply(c)
@@ -64,10 +68,7 @@ func (s *Session) matchReply(c *Command) *Transaction {
 	}
 	if c.TrID != 0 {
 		s.UnmatchedReplies++
-		if s.Conn.SYN && s.Lost[C2S] == 0 {
-			s.anomaly(Anomaly{Kind: "unknown_trid", Time: c.Time, Dir: c.Dir, Offset: c.Offset,
-				Detail: "reply to a TrID no client command used", Line: quote([]byte(c.Line()))})
-		}
+		s.orphan(c)
 	}
 	return nil
 }
