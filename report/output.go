@@ -84,6 +84,9 @@ func (o *Output) Command(s *dissect.Session, c *dissect.Command) {
 	if o.err != nil {
 		return
 	}
+	// Whether the payload was wholly captured is decided before
+	// redaction, which changes its length.
+	complete := c.PayloadLen <= 0 || (len(c.Payload) >= c.PayloadLen && c.PayloadLost == 0)
 	if o.opt.Redact {
 		c = redactCommand(c)
 	}
@@ -91,7 +94,7 @@ func (o *Output) Command(s *dissect.Session, c *dissect.Command) {
 	case o.nd != nil:
 		o.setErr(o.nd.command(c))
 	case o.tr != nil:
-		o.setErr(o.tr.command(s, c))
+		o.setErr(o.tr.command(s, c, complete))
 	default:
 		return
 	}

@@ -21,7 +21,9 @@ type transcriptWriter struct {
 	buf     []byte
 }
 
-func (t *transcriptWriter) command(s *dissect.Session, c *dissect.Command) error {
+// command writes c; complete says whether its payload was wholly captured
+// (a redacted payload is shorter than announced, but complete).
+func (t *transcriptWriter) command(s *dissect.Session, c *dissect.Command, complete bool) error {
 	b := t.buf[:0]
 	if s.ID != t.cur {
 		t.cur = s.ID
@@ -57,7 +59,7 @@ func (t *transcriptWriter) command(s *dissect.Session, c *dissect.Command) error
 			b = append(b, '\n')
 			p = p[i+2:]
 		}
-		if shown := len(c.Payload); shown < c.PayloadLen || c.PayloadLost > 0 {
+		if shown := len(c.Payload); !complete {
 			b = append(b, "# payload incomplete: "...)
 			b = strconv.AppendInt(b, int64(shown), 10)
 			b = append(b, " of "...)
