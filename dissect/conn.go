@@ -28,6 +28,10 @@ type ConnInfo struct {
 	// MSNP tunnelled through the HTTP gateway (msnp-grammar.md §14); then
 	// Client and Server are those of the first HTTP connection.
 	Transport string
+	// Target is the MSNP server a gateway session was opened for (the IP
+	// parameter of Action=open), the zero value otherwise. A referral
+	// (XFR) to it is linked to the session as to a direct connection.
+	Target netip.AddrPort
 }
 
 // NoteHTTPConnection records a TCP connection (as "client -> server")

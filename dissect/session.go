@@ -174,9 +174,13 @@ func (a *Analyzer) Open(c ConnInfo) *Session {
 
 // link sets s.Parent when s follows a referral seen earlier.
 func (a *Analyzer) link(s *Session) {
+	server := s.Conn.Server
+	if s.Conn.Target.IsValid() {
+		server = s.Conn.Target
+	}
 	for i := len(a.pending) - 1; i >= 0; i-- {
 		p := &a.pending[i]
-		if p.claimed || p.to != s.Conn.Server || p.client != s.Conn.Client.Addr() {
+		if p.claimed || p.to != server || p.client != s.Conn.Client.Addr() {
 			continue
 		}
 		if p.from.StartTime.After(s.StartTime) {

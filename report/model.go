@@ -61,6 +61,10 @@ type Capture struct {
 	Errors []string `json:"errors"`
 	// Live describes a live capture (-i); null when files were read.
 	Live *Live `json:"live"`
+	// Gateway counts what the HTTP-gateway reader saw on the gateway ports
+	// (connections, requests, responses, sessions, and what it could not
+	// use), every count listed; empty when the gateway is off.
+	Gateway []Count `json:"gateway"`
 }
 
 // Live is what the kernel said of a live capture.

@@ -225,6 +225,9 @@ func (p *tablePrinter) session(s *Session, verbose bool) {
 	if s.LinkNote != "" {
 		p.printf("  link:     %s\n", s.LinkNote)
 	}
+	if s.Transport != "" && s.Transport != "tcp" {
+		p.printf("  via:      %s, %d HTTP connection(s), %d empty poll(s)\n", s.Transport, len(s.HTTPConnections), s.EmptyPolls)
+	}
 	if len(s.Version.Offered) > 0 || s.Version.Selected != nil || s.Version.Refused {
 		sel := "no reply"
 		if s.Version.Selected != nil {

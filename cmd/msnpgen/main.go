@@ -61,6 +61,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		wrapSeq     = fs.Bool("wrap-seq", false, "start sequence numbers 1000 below 2^32 so that they wrap")
 		noHandshake = fs.Bool("no-handshake", false, "start the capture after the TCP handshake")
 		noFIN       = fs.Bool("no-fin", false, "leave connections open (no FIN exchange)")
+		gateway     = fs.Bool("gateway", false, "carry the MSNP sessions through the MSN HTTP gateway (port 80)")
+		chunked     = fs.Bool("chunked", false, "with --gateway, send the response bodies chunked")
 	)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
@@ -86,6 +88,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	if *isn != 0 && *wrapSeq {
 		return usage("cannot set both --isn and --wrap-seq")
+	}
+	if *chunked && !*gateway {
+		return usage("--chunked applies only with --gateway")
 	}
 	opt := capgen.Options{
 		Start:       startTime,
@@ -132,6 +137,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			name = "stdin"
 		}
 		return fail(fmt.Errorf("%s: %w", name, err))
+	}
+	if *gateway {
+		if t, err = capgen.Gateway(t, capgen.GatewayOptions{Chunked: *chunked}); err != nil {
+			return fail(err)
+		}
 	}
 	// Build the whole file first so that a failure leaves no partial
 	// output behind.

@@ -89,13 +89,15 @@ func openLive(cfg config, stderr io.Writer) (*reassembly.Live, error) {
 func captureLive(ctx context.Context, cfg config, live *reassembly.Live, rep *report.Output,
 	eopt reassembly.Options, stderr io.Writer, fail func(error)) report.Capture {
 	var errs []string
-	eng := reassembly.NewEngine(sink{dissect.NewAnalyzer(rep, dissect.Limits{})}, eopt)
+	gw := withGateway(sink{dissect.NewAnalyzer(rep, dissect.Limits{})}, cfg.gateway)
+	eng := reassembly.NewEngine(gw, eopt)
 	complete := true
 	if err := reassembly.Capture(ctx, live, eng, cfg.count); err != nil {
 		fail(err)
 		errs = append(errs, err.Error())
 		complete = false
 	}
+	gw.Finish(eng.Stats().Last)
 	info, err := live.Info()
 	if err != nil {
 		fail(err)

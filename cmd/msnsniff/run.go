@@ -68,6 +68,7 @@ type config struct {
 	chats   bool
 	redact  bool
 	idle    time.Duration
+	gateway gatewayConfig // --gateway-port, --no-gateway
 
 	// Live capture.
 	iface     string
@@ -100,6 +101,7 @@ func parseFlags(args []string, stderr io.Writer) (cfg config, help bool, err err
 	fs.StringVarP(&cfg.output, "output", "o", "", "write the output to `FILE` instead of stdout")
 	fs.StringVarP(&cfg.write, "write", "w", "", "write the packets of the MSNP connections to `FILE`\n(pcapng if it ends in .pcapng, else pcap)")
 	fs.IntSliceVar(&ports, "port", []int{1863}, "TCP `port` of MSNP servers; repeatable")
+	addGatewayFlags(fs, &cfg.gateway)
 	fs.DurationVar(&cfg.idle, "idle-timeout", reassembly.DefaultIdleTimeout, "end a connection silent for `D` of packet time (reported open)")
 	fs.BoolVar(&cfg.chats, "chats", false, "print the conversations as time, sender and text (table format)")
 	fs.BoolVar(&redactOn, "redact", false, "replace credentials (auth responses, tickets, nonces, cookies) with\nstable hash tokens; the default for table and transcript output")
@@ -143,6 +145,9 @@ func parseFlags(args []string, stderr io.Writer) (cfg config, help bool, err err
 			return cfg, false, fmt.Errorf("--port %d: not a TCP port", p)
 		}
 		cfg.ports = append(cfg.ports, uint16(p))
+	}
+	if cfg.ports, err = cfg.gateway.resolve(fs, cfg.ports); err != nil {
+		return cfg, false, err
 	}
 	cfg.files = append(reads, fs.Args()...)
 	if err := checkLive(fs, &cfg); err != nil {
@@ -284,15 +289,19 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		Chats: cfg.chats, Redact: cfg.redact, StreamTables: live != nil}
 	rep := report.NewOutput(out, ropt)
 	var capture report.Capture
+	var gwCounts []reassembly.Count
 	if live != nil {
 		capture = captureLive(ctx, cfg, live, rep, eopt, stderr, fail)
 	} else {
 		an := dissect.NewAnalyzer(rep, dissect.Limits{})
-		eng := reassembly.NewEngine(sink{an}, eopt)
+		gw := withGateway(sink{an}, cfg.gateway)
+		eng := reassembly.NewEngine(gw, eopt)
 		if err := reassembly.Run(sources, eng); err != nil {
 			fail(err)
 			inputErrs = append(inputErrs, strings.Split(err.Error(), "\n")...)
 		}
+		gw.Finish(eng.Stats().Last)
+		gwCounts = gw.Stats().Counts()
 		capture = captureReport(sources, eng.Stats(), inputErrs)
 	}
 	if dump != nil {
@@ -302,6 +311,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 	}
 	capture.Anomalies = rep.AnomalyTotals()
+	capture.Gateway = []report.Count{}
+	if len(cfg.gateway.ports) > 0 {
+		for _, c := range gwCounts {
+			capture.Gateway = append(capture.Gateway, report.Count{Name: c.Name, Count: c.Count})
+		}
+	}
 	if err := rep.Close(capture); err != nil {
 		fail(fmt.Errorf("writing output: %w", err))
 	}
