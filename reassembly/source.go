@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
@@ -19,11 +20,8 @@ import (
 
 // MaxRecordLen is the longest packet record a Source reads: libpcap's
 // MAXIMUM_SNAPLEN (262144 bytes), above any link MTU or offloaded segment.
-// A longer record is refused with ErrRecordTooLong, whatever snap length the
-// file declares. pcap records are refused before their bytes are read, and so
-// are pcapng packet blocks whose header is in the read buffer with the blocks
-// before them; pcapgo reads any other block into a buffer that grows with the
-// bytes actually in the file.
+// A longer record is refused with ErrRecordTooLong before its bytes are
+// read, whatever snap length the file declares.
 const MaxRecordLen = 262144
 
 // maxNgOptionBytes is the room allowed for the options of a pcapng packet
@@ -31,10 +29,17 @@ const MaxRecordLen = 262144
 // tools write far less; a longer block is refused as damaged.
 const maxNgOptionBytes = 65536
 
-// readBufferSize is the read buffer of a Source: 256 KiB keeps read system
-// calls rare (pcapgo reads through it) and holds the pcapng blocks that
-// checkNgBlock looks at ahead of a packet.
-const readBufferSize = 256 << 10
+// maxNgBlockLen is the longest pcapng block that pcapgo parses (section
+// header, interface description and packet blocks): a packet block of
+// MaxRecordLen bytes of data with its options. Every such block is checked
+// whole in the read buffer before pcapgo reads it. Blocks that pcapgo would
+// skip are skipped here, whatever their length, without being held.
+const maxNgBlockLen = ngPacketFixedLen + MaxRecordLen + maxNgOptionBytes
+
+// readBufferSize is the read buffer of a Source: 512 KiB keeps read system
+// calls rare and holds any pcapng block of up to maxNgBlockLen bytes, which
+// ngGate checks there before pcapgo reads it.
+const readBufferSize = 512 << 10
 
 // Magic numbers at the start of capture files: pcap in microseconds and
 // nanoseconds, in both byte orders, the pcapng section header block (the
@@ -47,14 +52,30 @@ const (
 	magicPcapng        = 0x0a0d0d0a
 	pcapHeaderLen      = 24
 	pcapRecordLen      = 16
-	ngBlockPacket      = 2 // obsolete packet block
-	ngBlockSimple      = 3
-	ngBlockEnhanced    = 6
-	ngBlockHeaderLen   = 8
-	ngCapLenOffset     = 20 // of the captured length in packet and enhanced packet blocks
-	ngPacketFixedLen   = 32 // of an enhanced packet block without data and options
 	gzipMagic1         = 0x1f
 	gzipMagic2         = 0x8b
+)
+
+// pcapng block types and layouts (draft-ietf-opsawg-pcapng, "PCAP Next
+// Generation (pcapng) Capture File Format", sections 3.1 and 4).
+const (
+	ngBlockSection     = magicPcapng
+	ngBlockInterface   = 1
+	ngBlockPacket      = 2 // obsolete packet block (appendix A)
+	ngBlockSimple      = 3
+	ngBlockEnhanced    = 6
+	ngByteOrderMagic   = 0x1a2b3c4d // of a section header (§4.1)
+	ngBlockHeaderLen   = 8          // block type and total length
+	ngBlockMinLen      = 12         // type, total length, trailing total length (§3.1)
+	ngSectionFixedLen  = 28         // section header without options (§4.1)
+	ngSectionOptions   = 24         // offset of its options
+	ngInterfaceMinLen  = 20         // interface description without options (§4.2)
+	ngInterfaceOptions = 16
+	ngPacketFixedLen   = 32 // enhanced (and obsolete) packet block without data and options (§4.3)
+	ngPacketHeaderLen  = 28 // the same up to the packet data
+	ngCapLenOffset     = 20 // of the captured length in packet and enhanced packet blocks
+	ngSimpleFixedLen   = 16 // simple packet block without data (§4.4)
+	ngOptionHeaderLen  = 4  // option code and length (§3.5)
 )
 
 // ErrNotCapture means a file is neither pcap nor pcapng.
@@ -62,6 +83,18 @@ var ErrNotCapture = errors.New("not a pcap or pcapng file")
 
 // ErrRecordTooLong means a packet record claims more than MaxRecordLen bytes.
 var ErrRecordTooLong = errors.New("record too long")
+
+// ErrTimestamp means a packet time lies outside the years 0 to 9999, which
+// RFC 3339 (and so the report) can write. pcap times end in 2106; a pcapng
+// time of 64 bits, scaled by the interface's resolution and offset, reaches
+// past them only when the file is damaged.
+var ErrTimestamp = errors.New("timestamp out of range")
+
+// The first and last seconds of the years 0 to 9999, in Unix time.
+const (
+	minUnixSeconds = -62167219200
+	maxUnixSeconds = 253402300799
+)
 
 // FileError is an error reading a capture file. It locates the damage; the
 // packets before it have been read.
@@ -102,6 +135,7 @@ type Source struct {
 	br      *bufio.Reader
 	pcap    *pcapgo.Reader
 	ng      *pcapgo.NgReader
+	gate    *ngGate         // what ng reads from
 	link    layers.LinkType // of a pcap file
 	packets int64
 	bytes   int64
@@ -156,11 +190,14 @@ func (s *Source) start(r io.Reader) error {
 	case magicPcapng:
 		s.format = "pcapng"
 		s.offset = -1
-		// pcapgo reads from s.br itself (it is large enough), so Next can
-		// peek at block headers before pcapgo reads them. With mixed link
-		// types pcapgo skips no interface and tells each packet's type.
-		s.ng, err = pcapgo.NewNgReader(s.br, pcapgo.NgReaderOptions{WantMixedLinkType: true})
+		// With mixed link types pcapgo skips no interface and tells each
+		// packet's type.
+		s.gate = &ngGate{br: s.br}
+		s.ng, err = pcapgo.NewNgReader(s.gate, pcapgo.NgReaderOptions{WantMixedLinkType: true})
 		if err != nil {
+			if s.gate.err != nil && s.gate.err != io.EOF {
+				err = s.gate.err
+			}
 			return fmt.Errorf("pcapng header: %w", truncated(err))
 		}
 	case magicPcapMicro, magicPcapMicroSwap, magicPcapNano, magicPcapNanoSwap:
@@ -307,6 +344,14 @@ func (s *Source) Next() (data []byte, ci gopacket.CaptureInfo, link layers.LinkT
 	} else {
 		data, ci, link, err = s.nextPcap()
 	}
+	if err == nil {
+		// Only a pcapng time can be out of range, and pcapng offsets are
+		// not known.
+		if sec := ci.Timestamp.Unix(); sec < minUnixSeconds || sec > maxUnixSeconds {
+			err = &FileError{File: s.name, Packet: s.packets + 1, Offset: -1,
+				Err: fmt.Errorf("%w: %s, want years 0 to 9999", ErrTimestamp, ci.Timestamp.Format(time.RFC3339Nano))}
+		}
+	}
 	if err != nil {
 		s.err = err
 		return nil, gopacket.CaptureInfo{}, 0, err
@@ -347,22 +392,8 @@ func (s *Source) nextPcap() ([]byte, gopacket.CaptureInfo, layers.LinkType, erro
 
 // nextNg reads pcapng blocks up to the next packet.
 func (s *Source) nextNg() ([]byte, gopacket.CaptureInfo, layers.LinkType, error) {
-	if err := s.checkNgBlock(); err != nil {
-		return nil, gopacket.CaptureInfo{}, 0, &FileError{File: s.name, Packet: s.packets + 1, Offset: -1, Err: err}
-	}
 	data, ci, err := s.ng.ZeroCopyReadPacketData()
-	switch {
-	case err == io.EOF:
-		return nil, ci, 0, io.EOF
-	case err == io.ErrUnexpectedEOF:
-		err = fmt.Errorf("truncated block (%w)", err)
-	case err != nil:
-		err = fmt.Errorf("bad block: %w", err)
-	case len(data) > MaxRecordLen:
-		// Blocks that pcapgo read without stopping at the next packet
-		// were not checked by checkNgBlock.
-		err = fmt.Errorf("%w: %d bytes captured, limit %d", ErrRecordTooLong, len(data), MaxRecordLen)
-	default:
+	if err == nil {
 		var link layers.LinkType
 		if l, ok := ngLink(ci); ok {
 			link = l
@@ -373,64 +404,282 @@ func (s *Source) nextNg() ([]byte, gopacket.CaptureInfo, layers.LinkType, error)
 		ci.AncillaryData = nil
 		return data, ci, link, nil
 	}
+	switch {
+	case s.gate.err != nil && s.gate.err != io.EOF:
+		// What the gate found is more exact than what pcapgo made of it.
+		err = s.gate.err
+	case err == io.EOF:
+		return nil, ci, 0, io.EOF
+	case err == io.ErrUnexpectedEOF:
+		err = fmt.Errorf("truncated block (%w)", err)
+	default:
+		err = fmt.Errorf("bad block: %w", err)
+	}
 	return nil, ci, 0, &FileError{File: s.name, Packet: s.packets + 1, Offset: -1, Err: err}
 }
 
-// checkNgBlock refuses a packet block whose lengths exceed the limits before
-// pcapgo allocates for it. It looks at the blocks in the read buffer from the
-// read position up to the first packet block, since pcapgo reads interface
-// and other blocks on its way to the next packet.
-func (s *Source) checkNgBlock() error {
-	off := 0
-	for range maxNgBlocksAhead {
-		b, _ := s.br.Peek(off + ngCapLenOffset + 4)
-		if len(b) < off+ngBlockHeaderLen {
-			return nil
+// ngGate is the reader through which pcapgo reads a pcapng file. It hands
+// pcapgo one block at a time, and only blocks it has checked whole in the
+// read buffer: total lengths within limits, multiples of 4 and equal at both
+// ends (pcapng §3.1), options inside the block (§3.5), packet data inside the
+// block and within MaxRecordLen, packets of interfaces described in the
+// section. pcapgo trusts these lengths: gopacket's ngread.go subtracts them
+// unchecked and reads or discards what the difference says, so a damaged
+// block would make it read the blocks after it as its contents and report
+// a truncation far from the damage, or none at all. Blocks that pcapgo has
+// no use for here (name resolution, interface statistics, decryption
+// secrets, custom and unknown types, which §3.1 says a reader skips) are
+// checked and skipped without pcapgo seeing them, whatever their length.
+//
+// An error stops the gate: pcapgo gets it when it reads past the last good
+// block, so every packet before the damage is read.
+type ngGate struct {
+	br     *bufio.Reader
+	order  binary.ByteOrder // of the current section
+	ifaces uint32           // interfaces described in the current section
+	snap0  uint32           // snap length of its first interface, 0 for none
+	left   int              // bytes of the current block pcapgo has yet to read
+	err    error            // sticky: io.EOF at the clean end, or the damage
+}
+
+// Read hands pcapgo the bytes of the current block, and checks the next block
+// once the current one is read.
+func (g *ngGate) Read(p []byte) (int, error) {
+	if g.left == 0 {
+		if g.err == nil {
+			g.left, g.err = g.next()
 		}
-		b = b[off:]
-		order := ngOrder(b)
-		typ, n := order.Uint32(b), order.Uint32(b[4:])
-		if !isNgPacketBlock(typ) {
-			if n < ngBlockHeaderLen+4 || n%4 != 0 || off+int(n)+ngCapLenOffset+4 > readBufferSize {
-				return nil // pcapgo reports a bad length; a long block is not a packet
+		if g.err != nil {
+			return 0, g.err
+		}
+	}
+	n, err := g.br.Read(p[:min(len(p), g.left)])
+	g.left -= n
+	return n, err
+}
+
+// next skips the blocks pcapgo has no use for and checks the block after
+// them, which it returns the length of. At the clean end of the file, before
+// a block, it returns io.EOF.
+func (g *ngGate) next() (int, error) {
+	for {
+		h, err := g.br.Peek(ngBlockHeaderLen + 4)
+		if len(h) == 0 && err == io.EOF {
+			return 0, io.EOF
+		}
+		if len(h) < ngBlockHeaderLen {
+			return 0, ngTruncated(err)
+		}
+		if binary.LittleEndian.Uint32(h) == ngBlockSection {
+			if len(h) < ngBlockHeaderLen+4 {
+				return 0, ngTruncated(err)
 			}
-			off += int(n)
+			switch bom := h[ngBlockHeaderLen:]; {
+			case binary.LittleEndian.Uint32(bom) == ngByteOrderMagic:
+				g.order = binary.LittleEndian
+			case binary.BigEndian.Uint32(bom) == ngByteOrderMagic:
+				g.order = binary.BigEndian
+			default:
+				return 0, fmt.Errorf("bad section header block: byte-order magic %#08x, want %#08x", binary.LittleEndian.Uint32(bom), ngByteOrderMagic)
+			}
+			g.ifaces, g.snap0 = 0, 0
+		}
+		typ, n := g.order.Uint32(h), g.order.Uint32(h[4:])
+		name := ngBlockName(typ)
+		if minLen := ngMinLen(typ); n < minLen {
+			return 0, fmt.Errorf("bad %s: total length %d, minimum %d", name, n, minLen)
+		}
+		if n%4 != 0 {
+			return 0, fmt.Errorf("bad %s: total length %d not a multiple of 4", name, n)
+		}
+		switch typ {
+		case ngBlockSection, ngBlockInterface, ngBlockPacket, ngBlockSimple, ngBlockEnhanced:
+		default:
+			if err := g.skip(n, name); err != nil {
+				return 0, err
+			}
 			continue
 		}
-		if n > MaxRecordLen+ngPacketFixedLen+maxNgOptionBytes {
-			return fmt.Errorf("%w: block of %d bytes, limit %d", ErrRecordTooLong, n, MaxRecordLen+ngPacketFixedLen+maxNgOptionBytes)
+		if n > maxNgBlockLen {
+			return 0, fmt.Errorf("%w: block of %d bytes, limit %d", ErrRecordTooLong, n, maxNgBlockLen)
 		}
-		if typ != ngBlockSimple && len(b) >= ngCapLenOffset+4 {
-			if n := order.Uint32(b[ngCapLenOffset:]); n > MaxRecordLen {
-				return fmt.Errorf("%w: %d bytes captured, limit %d", ErrRecordTooLong, n, MaxRecordLen)
-			}
+		if err := g.checkCapLen(typ); err != nil {
+			return 0, err
 		}
+		b, err := g.br.Peek(int(n))
+		if len(b) < int(n) {
+			return 0, ngTruncated(err)
+		}
+		if end := g.order.Uint32(b[n-4:]); end != n {
+			return 0, fmt.Errorf("bad %s: total length %d at the end, %d at the start", name, end, n)
+		}
+		if err := g.check(typ, b); err != nil {
+			return 0, fmt.Errorf("bad %s: %w", name, err)
+		}
+		return int(n), nil
+	}
+}
+
+// checkCapLen refuses a packet block of typ at the read position that
+// claims more than MaxRecordLen bytes, before the rest of it is read.
+func (g *ngGate) checkCapLen(typ uint32) error {
+	var capLen uint32
+	switch typ {
+	case ngBlockPacket, ngBlockEnhanced:
+		b, err := g.br.Peek(ngPacketHeaderLen)
+		if len(b) < ngPacketHeaderLen {
+			return ngTruncated(err)
+		}
+		capLen = g.order.Uint32(b[ngCapLenOffset:])
+	case ngBlockSimple:
+		b, err := g.br.Peek(ngBlockHeaderLen + 4)
+		if len(b) < ngBlockHeaderLen+4 {
+			return ngTruncated(err)
+		}
+		capLen = g.simpleCapLen(b)
+	default:
 		return nil
+	}
+	if capLen > MaxRecordLen {
+		return fmt.Errorf("%w: %d bytes captured, limit %d", ErrRecordTooLong, capLen, MaxRecordLen)
 	}
 	return nil
 }
 
-// maxNgBlocksAhead bounds the blocks checkNgBlock looks through: a section
-// header, a few interface descriptions and name resolution blocks.
-const maxNgBlocksAhead = 8
+// simpleCapLen returns the captured length of the simple packet block that
+// starts b: its original length, cut to the snap length of the section's
+// first interface (pcapng §4.4), as pcapgo reads it.
+func (g *ngGate) simpleCapLen(b []byte) uint32 {
+	n := g.order.Uint32(b[ngBlockHeaderLen:])
+	if g.snap0 != 0 && n > g.snap0 {
+		n = g.snap0
+	}
+	return n
+}
 
-// ngByteOrderMagic is the byte-order magic of a pcapng section header.
-const ngByteOrderMagic = 0x1a2b3c4d
-
-// ngOrder returns the byte order of the pcapng block that starts b. A section
-// header says it; for other blocks the type is a small number read in the
-// right order and a large one in the wrong order.
-func ngOrder(b []byte) binary.ByteOrder {
-	if binary.LittleEndian.Uint32(b) == magicPcapng {
-		if len(b) >= 12 && binary.BigEndian.Uint32(b[8:]) == ngByteOrderMagic {
-			return binary.BigEndian
+// check checks the contents of block b, of type typ, that pcapgo parses, and
+// notes the interfaces described.
+func (g *ngGate) check(typ uint32, b []byte) error {
+	n := len(b)
+	switch typ {
+	case ngBlockSection:
+		if major, minor := g.order.Uint16(b[12:]), g.order.Uint16(b[14:]); major != 1 || minor != 0 {
+			return fmt.Errorf("version %d.%d, want 1.0", major, minor)
 		}
-		return binary.LittleEndian
+		return g.checkOptions(b, ngSectionOptions)
+	case ngBlockInterface:
+		if g.ifaces == 0 {
+			g.snap0 = g.order.Uint32(b[12:])
+		}
+		g.ifaces++
+		return g.checkOptions(b, ngInterfaceOptions)
+	case ngBlockSimple:
+		if g.ifaces == 0 {
+			return errors.New("no interface described in the section")
+		}
+		if c := g.simpleCapLen(b); int(c) > n-ngSimpleFixedLen {
+			return fmt.Errorf("%d bytes captured, the block holds %d", c, n-ngSimpleFixedLen)
+		}
+		return nil
 	}
-	if binary.LittleEndian.Uint32(b) <= binary.BigEndian.Uint32(b) {
-		return binary.LittleEndian
+	// An enhanced or obsolete packet block.
+	id := g.order.Uint32(b[ngBlockHeaderLen:])
+	if typ == ngBlockPacket {
+		id = uint32(g.order.Uint16(b[ngBlockHeaderLen:]))
 	}
-	return binary.BigEndian
+	if id >= g.ifaces {
+		return fmt.Errorf("interface %d not described, the section has %d", id, g.ifaces)
+	}
+	c := int(g.order.Uint32(b[ngCapLenOffset:]))
+	if c > n-ngPacketFixedLen {
+		return fmt.Errorf("%d bytes captured, the block holds %d", c, n-ngPacketFixedLen)
+	}
+	if typ == ngBlockPacket {
+		return nil // pcapgo skips its options
+	}
+	return g.checkOptions(b, ngPacketHeaderLen+(c+3)&^3)
+}
+
+// checkOptions checks that the options of block b from offset off lie inside
+// the block (pcapng §3.5): each a code, a length and a value padded to 32
+// bits, the list ended by opt_endofopt (code 0, length 0) or by the block.
+func (g *ngGate) checkOptions(b []byte, off int) error {
+	end := len(b) - 4 // the trailing total length
+	for off < end {
+		if end-off < ngOptionHeaderLen {
+			return fmt.Errorf("option at byte %d of the block cut", off)
+		}
+		code, n := g.order.Uint16(b[off:]), int(g.order.Uint16(b[off+2:]))
+		if code == 0 {
+			if n != 0 {
+				return fmt.Errorf("end of options at byte %d of the block has length %d", off, n)
+			}
+			return nil
+		}
+		if (n+3)&^3 > end-off-ngOptionHeaderLen {
+			return fmt.Errorf("option %d at byte %d of the block runs past its end", code, off)
+		}
+		off += ngOptionHeaderLen + (n+3)&^3
+	}
+	return nil
+}
+
+// skip skips a block of n bytes that pcapgo has no use for, after checking
+// that it ends with the same total length.
+func (g *ngGate) skip(n uint32, name string) error {
+	if _, err := g.br.Discard(int(n) - 4); err != nil {
+		return ngTruncated(err)
+	}
+	b, err := g.br.Peek(4)
+	if len(b) < 4 {
+		return ngTruncated(err)
+	}
+	if end := g.order.Uint32(b); end != n {
+		return fmt.Errorf("bad %s: total length %d at the end, %d at the start", name, end, n)
+	}
+	_, err = g.br.Discard(4)
+	return err
+}
+
+// ngTruncated returns the error for a block cut by the end of the file, or
+// err if something else stopped the read.
+func ngTruncated(err error) error {
+	if err == nil || err == io.EOF {
+		return fmt.Errorf("truncated block (%w)", io.ErrUnexpectedEOF)
+	}
+	return err
+}
+
+// ngMinLen returns the least total length of a block of type typ.
+func ngMinLen(typ uint32) uint32 {
+	switch typ {
+	case ngBlockSection:
+		return ngSectionFixedLen
+	case ngBlockInterface:
+		return ngInterfaceMinLen
+	case ngBlockPacket, ngBlockEnhanced:
+		return ngPacketFixedLen
+	case ngBlockSimple:
+		return ngSimpleFixedLen
+	}
+	return ngBlockMinLen
+}
+
+// ngBlockName names a block type in errors.
+func ngBlockName(typ uint32) string {
+	switch typ {
+	case ngBlockSection:
+		return "section header block"
+	case ngBlockInterface:
+		return "interface description block"
+	case ngBlockPacket:
+		return "packet block"
+	case ngBlockSimple:
+		return "simple packet block"
+	case ngBlockEnhanced:
+		return "enhanced packet block"
+	}
+	return fmt.Sprintf("block of type %#x", typ)
 }
 
 // ngLink returns the link type pcapgo puts in AncillaryData[0].
@@ -440,11 +689,6 @@ func ngLink(ci gopacket.CaptureInfo) (layers.LinkType, bool) {
 	}
 	l, ok := ci.AncillaryData[0].(layers.LinkType)
 	return l, ok
-}
-
-// isNgPacketBlock tells whether a pcapng block type carries a packet.
-func isNgPacketBlock(typ uint32) bool {
-	return typ == ngBlockPacket || typ == ngBlockSimple || typ == ngBlockEnhanced
 }
 
 // Close closes the file. It does not close stdin.
