@@ -7,7 +7,8 @@ import (
 )
 
 // FuzzSession feeds arbitrary bytes to both directions of a session. The
-// first byte picks the split sizes and whether the stream starts in sync;
+// first byte picks the split sizes, whether the stream starts in sync and
+// the version negotiated first;
 // the rest is cut in two at the second byte, client then server. It checks
 // that nothing panics, that what is kept is bounded, and that the commands
 // and anomalies do not depend on how the input is split.
@@ -37,6 +38,11 @@ func FuzzSession(f *testing.F) {
 		body := in[2:]
 		cut = min(cut, len(body))
 		c2s, s2c := string(body[:cut]), string(body[cut:])
+		// Bits 4-6 pick the version negotiated first, so that command
+		// parsing runs under every generation's rules.
+		if v := []string{"", "MSNP2", "MSNP7", "MSNP8", "MSNP10", "MSNP12", "MSNP14", "MSNP21"}[mode>>4&7]; v != "" {
+			c2s, s2c = "VER 1 "+v+" CVR0\r\n"+c2s, "VER 1 "+v+"\r\n"+s2c
+		}
 		lim := Limits{MaxLine: 64, MaxPayload: 256, RetainPayload: 32, MaxPending: 4, MaxTransactions: 8}
 		sizes := [][]int{{1}, {2}, {3, 1}, {5}, {7, 2}, {11}, {1, 1, 30}, {64}}[mode&7]
 		whole, wk := runStreamSync(t, c2s, s2c, nil, lim, mode&8 == 0)
@@ -82,4 +88,36 @@ func runStreamSync(t testing.TB, c2s, s2c string, sizes []int, lim Limits, syn b
 		t.Fatalf("transactions %d, open %d over the limits", len(s.Transactions), len(s.open))
 	}
 	return cmds, kinds
+}
+
+// FuzzPayloads feeds arbitrary payloads to the parsers of MSG and MSNP21
+// payloads: MIME headers, nested header bodies, MSNP21 header blocks, the
+// P2P binary header and SLP start line, and the message classifier. It
+// checks that nothing panics and that what is kept is bounded by the input.
+func FuzzPayloads(f *testing.F) {
+	f.Add([]byte("MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\nX-MMS-IM-Format: FN=Arial\r\n\r\nhello"))
+	f.Add([]byte("Content-Type: text/x-msmsgsinvite\r\n\r\nInvitation-Command: INVITE\r\nInvitation-Cookie: 1\r\n"))
+	f.Add([]byte("Content-Type: application/x-msnmsgrp2p\r\nP2P-Dest: a@b.c\r\n\r\n" + string(make([]byte, 48)) + "INVITE MSNMSGR:a@b.c MSNSLP/1.0\r\n\x00\x00\x00\x00"))
+	f.Add([]byte("Routing: 1.0\r\nTo: 1:a@b.c\r\n\r\nReliability: 1.0\r\n\r\nMessaging: 2.0\r\nContent-Type: text/plain\r\n\r\nhi"))
+	f.Add([]byte("Content-Type: text/x-msnmsgr-datacast\r\n\r\nID: 1\r\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		hs, body, ok := ParseMIME(b)
+		if ok && (len(hs) > maxHeaders || len(body) > len(b)) {
+			t.Fatalf("ParseMIME kept %d headers, body %d of %d bytes", len(hs), len(body), len(b))
+		}
+		if hs := ParseHeaders(b); len(hs) > maxHeaders {
+			t.Fatalf("ParseHeaders kept %d headers", len(hs))
+		}
+		if bs, rest, _ := ParseBlocks(b); len(bs) > maxBlocks || len(rest) > len(b) {
+			t.Fatalf("ParseBlocks kept %d blocks", len(bs))
+		}
+		if h, ok := ParseP2P(b); ok && (uint64(h.Length) > uint64(len(b)) || len(h.SLP) > maxSLPLine) {
+			t.Fatalf("ParseP2P: length %d of %d bytes, SLP %d bytes", h.Length, len(b), len(h.SLP))
+		}
+		m := &Message{}
+		classify(m, b)
+		if len(m.Text) > maxText || len(m.Text) > len(b) {
+			t.Fatalf("classify kept %d text bytes of %d", len(m.Text), len(b))
+		}
+	})
 }
