@@ -70,8 +70,10 @@ type Engine struct {
 	finishing bool
 	endTime   time.Time // time passed to Finish, while finishing
 
+	det     detector  // connections on other ports found to carry MSNP
 	open    tcpStream // sentinel of the list of streams not yet ended
 	streams int64     // streams created
+	closed  closedConns
 	frag    defragger
 
 	// gopacket flushes connections in the order of a map. Calls made
@@ -169,7 +171,7 @@ func (e *Engine) Packet(data []byte, ci gopacket.CaptureInfo, link layers.LinkTy
 		e.stats.Decode[DecodeTCP]++
 		return
 	}
-	if !e.ports.either(binary.BigEndian.Uint16(seg[0:2]), binary.BigEndian.Uint16(seg[2:4])) {
+	if !e.ports.either(binary.BigEndian.Uint16(seg[0:2]), binary.BigEndian.Uint16(seg[2:4])) && !e.detect(p.src, p.dst, seg) {
 		e.stats.TCP++
 		e.stats.OtherPort++
 		return
@@ -291,6 +293,7 @@ func (e *Engine) tick(t time.Time) {
 	})
 	e.resetPending()
 	e.deliverDeferred()
+	e.closed.expire(e.now.Add(-e.opt.IdleTimeout))
 	e.expireFragments(e.now.Add(-fragmentTimeout))
 }
 

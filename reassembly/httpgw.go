@@ -136,7 +136,10 @@ type GatewayStats struct {
 	// NotHTTP counts connections dropped because their first bytes were
 	// not an HTTP message; NotGateway those whose first request was HTTP
 	// but not for /gateway/gateway.dll.
-	NotHTTP    int64
+	NotHTTP int64
+	// DirectMSNP counts connections on a gateway port that carried MSNP
+	// itself, not HTTP; each is dissected as a plain MSNP connection.
+	DirectMSNP int64
 	NotGateway int64
 	// Broken counts gateway connections given up: a malformed message, or
 	// bytes lost anywhere but inside a body of known length. Their
@@ -191,6 +194,7 @@ func (s GatewayStats) Counts() []Count {
 		{"gateway_connections", s.Connections},
 		{"gateway_http_connections", s.GatewayConnections},
 		{"gateway_not_http", s.NotHTTP},
+		{"gateway_direct_msnp", s.DirectMSNP},
 		{"gateway_not_gateway", s.NotGateway},
 		{"gateway_broken", s.Broken},
 		{"gateway_requests", s.Requests},
@@ -502,12 +506,19 @@ type gwConn struct {
 	half     [2]httpHalf
 	pending  []pendingReq // oldest first
 	requests int64
+	// direct is the plain MSNP session of a connection on a gateway port
+	// that carries MSNP itself rather than HTTP (MSNP on port 80).
+	direct Stream
 }
 
 // Feed implements Stream.
 func (c *gwConn) Feed(d dissect.Dir, t time.Time, b []byte) {
 	c.g.tick(t)
 	if d > dissect.S2C {
+		return
+	}
+	if c.direct != nil {
+		c.direct.Feed(d, t, b)
 		return
 	}
 	h := &c.half[d]
@@ -537,6 +548,10 @@ func (c *gwConn) Feed(d dissect.Dir, t time.Time, b []byte) {
 // the session as lost; lost anywhere else, they break the connection.
 func (c *gwConn) Gap(d dissect.Dir, t time.Time, n int) {
 	c.g.tick(t)
+	if c.direct != nil {
+		c.direct.Gap(d, t, n)
+		return
+	}
 	if c.state == connDropped || d > dissect.S2C {
 		return
 	}
@@ -561,6 +576,11 @@ func (c *gwConn) Gap(d dissect.Dir, t time.Time, n int) {
 func (c *gwConn) End(t time.Time, closed bool) {
 	g := c.g
 	g.tick(t)
+	if c.direct != nil {
+		c.direct.End(t, closed)
+		c.direct = nil
+		return
+	}
 	if c.state != connDropped {
 		for d := range c.half {
 			h := &c.half[d]
@@ -615,6 +635,17 @@ func (c *gwConn) feedHead(d dissect.Dir, t time.Time, b []byte) int {
 	if !h.lineOK {
 		ok, done := startLine(h.buf, old, d == dissect.C2S)
 		if !ok {
+			if c.state == connUnknown {
+				if c.passThrough(t) {
+					if take < len(b) {
+						c.direct.Feed(d, t, b[take:])
+					}
+					return len(b)
+				}
+				if mayBeMSNP(h.buf) && take == len(b) {
+					return len(b) // wait for the line end to tell
+				}
+			}
 			c.broken(t)
 			return len(b)
 		}
@@ -1064,6 +1095,49 @@ func (c *gwConn) unanswered(p *pendingReq) {
 	if s := p.sess; s != nil && !s.ended {
 		s.out.Gap(dissect.S2C, c.g.now, 0)
 	}
+}
+
+// passThrough turns a connection whose first bytes are not HTTP but MSNP
+// (dissect.Sniff: MSNP on port 80, say) into a plain MSNP session, fed
+// with the bytes held so far. It reports whether it did.
+func (c *gwConn) passThrough(t time.Time) bool {
+	ok := false
+	for d := range c.half {
+		if sniffed, _ := dissect.Sniff(c.half[d].buf); sniffed {
+			ok = true
+		}
+	}
+	if !ok {
+		return false
+	}
+	c.g.stats.DirectMSNP++
+	info := c.info
+	info.DetectedBy = "content"
+	c.direct = c.g.out.Open(info)
+	if c.direct == nil {
+		c.direct = discard{}
+	}
+	for d := range c.half {
+		if buf := c.half[d].buf; len(buf) > 0 {
+			c.direct.Feed(dissect.Dir(d), c.half[d].start, buf)
+		}
+	}
+	c.half = [2]httpHalf{}
+	return true
+}
+
+// mayBeMSNP reports whether b may still grow into an MSNP command line:
+// no line end yet, short, and the shape of a verb so far ("VER 1 MS").
+func mayBeMSNP(b []byte) bool {
+	if len(b) > 512 || bytes.IndexByte(b, '\n') >= 0 {
+		return false
+	}
+	for _, c := range b[:min(len(b), 3)] {
+		if c < 'A' || c > 'Z' {
+			return false
+		}
+	}
+	return len(b) < 4 || b[3] == ' '
 }
 
 // broken gives up the connection after bytes that cannot be parsed or

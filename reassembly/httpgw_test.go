@@ -370,9 +370,11 @@ func TestHTTPGateway(t *testing.T) {
 			stats:  GatewayStats{Connections: 1, NotHTTP: 1},
 		},
 		{
-			name:   "MSNP on the gateway port is not HTTP",
+			name:   "MSNP on the gateway port is dissected as plain MSNP",
 			script: gwScript{one, []gwStep{c2s(0, ver), s2c(0, verOK)}},
-			stats:  GatewayStats{Connections: 1, NotHTTP: 1},
+			want: []*gwRec{{Client: "192.168.0.2:49152", Server: "10.0.0.80:80", SYN: true,
+				Data: [2]string{"VER 1 MSNP8 CVR0\r\n", "VER 1 MSNP8\r\n"}}},
+			stats: GatewayStats{Connections: 1, DirectMSNP: 1},
 		},
 		{
 			name: "other HTTP is not the gateway",

@@ -70,6 +70,11 @@ type Options struct {
 	// FlushInterval is the packet time between flushes. Default
 	// DefaultFlushInterval.
 	FlushInterval time.Duration
+	// NoDetect turns off the detection of MSNP on other ports: by
+	// default the first payload of every TCP connection on another port is
+	// sniffed (dissect.Sniff), and one that starts with an MSNP command
+	// line is assembled too, reported as detected by content.
+	NoDetect bool
 	// ReorderWindow is how long out-of-order data waits for the bytes in
 	// front of it before they are reported lost. Default
 	// DefaultReorderWindow.

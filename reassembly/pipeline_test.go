@@ -198,3 +198,66 @@ func TestFlushOrder(t *testing.T) {
 		t.Errorf("gaps by stream (-want +got):\n%s", diff)
 	}
 }
+
+// TestLateAfterClose checks what follows a connection that closed with
+// FINs: its last ACKs and retransmissions are late, a SYN on the same
+// addresses and ports starts a new connection, and after IdleTimeout the
+// connection is forgotten (its data then opens a connection caught
+// mid-stream).
+func TestLateAfterClose(t *testing.T) {
+	c := newConv(t, client, server, 1000, 5000)
+	hs := c.handshake()
+	data := c.seg(dissect.C2S, "PA", verC)
+	pkts := join(hs, []pkt{data}, c.close())
+	again := data
+	again.ts = c.ts
+	ack := c.seg(dissect.C2S, "A", "")
+	pkts = append(pkts, again, ack)
+	c.ts = c.ts.Add(time.Second)
+	n := newConv(t, client, server, 90000, 7000)
+	n.ts = c.ts
+	nhs := n.handshake()
+	pkts = join(pkts, nhs, []pkt{n.seg(dissect.C2S, "PA", cvrC)}, n.close())
+	// Long after: a packet of the second connection, then enough traffic
+	// elsewhere for a flush to forget it.
+	other := newConv(t, "10.0.0.1:2000", "10.0.0.2:1863", 1, 1)
+	other.ts = n.ts.Add(DefaultIdleTimeout + time.Minute)
+	stale := n.seg(dissect.C2S, "PA", usrC)
+	stale.ts = other.ts.Add(DefaultFlushInterval + time.Second)
+	ohs := other.handshake()
+	pkts = join(pkts, ohs, []pkt{other.seg(dissect.C2S, "PA", verC)}, []pkt{stale})
+	sink, st := runPackets(t, layers.LinkTypeEthernet, Options{}, pkts)
+	if len(sink.streams) != 4 {
+		t.Fatalf("got %d streams, want 4 (first, after the SYN, other, stale)", len(sink.streams))
+	}
+	checkStream(t, sink.streams[0], want{c2s: verC, syn: true, closed: true})
+	checkStream(t, sink.streams[1], want{c2s: cvrC, syn: true, closed: true})
+	if got := string(sink.streams[3].data[dissect.C2S]); got != usrC || sink.streams[3].info.SYN {
+		t.Errorf("stale packet opened a stream with %q, SYN %v; want %q caught mid-stream", got, sink.streams[3].info.SYN, usrC)
+	}
+	// The retransmission and the ACK of the first connection, and the
+	// last ACK of each close.
+	if st.Late != 4 || st.Stray != 0 {
+		t.Errorf("Late %d Stray %d, want 4 and 0", st.Late, st.Stray)
+	}
+}
+
+// TestClosedConnsBounded checks that the memory of closed connections keeps
+// at most maxClosedConns, forgetting the oldest.
+func TestClosedConnsBounded(t *testing.T) {
+	var c closedConns
+	key := func(i int) connKey { return connKey{pa: uint16(i), pb: uint16(i >> 16), v6: i%2 == 0} }
+	for i := range maxClosedConns + 10 {
+		c.add(key(i), t0.Add(time.Duration(i)))
+	}
+	if len(c.last) != maxClosedConns {
+		t.Errorf("remembers %d, want %d", len(c.last), maxClosedConns)
+	}
+	if c.late(key(0), false, t0) || !c.late(key(maxClosedConns+9), false, t0) {
+		t.Error("the oldest should be forgotten, the newest remembered")
+	}
+	c.expire(t0.Add(time.Duration(maxClosedConns + 9)))
+	if len(c.last) != 1 { // the newest, seen again at t0 by late
+		t.Errorf("after expiry remembers %d, want 1", len(c.last))
+	}
+}

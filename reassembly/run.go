@@ -19,15 +19,18 @@ import (
 // Run returns the errors of all such files joined, each a *FileError. It does
 // not close the sources.
 //
-// When more than one CPU is available (GOMAXPROCS > 1), Run works as a
-// pipeline of three goroutines: one reads and merges the files, one runs the
-// Engine, and the caller's goroutine calls the Sink and its Streams. They
-// receive exactly the calls, in the same order and with the same bytes, that
-// a single goroutine would make; only the goroutine differs. The sources and
-// e must not be used by anyone else until Run returns; memory held between
+// When more than one CPU is available (GOMAXPROCS > 1) and e has not been
+// given packets before, Run works as a pipeline of three goroutines: one
+// reads and merges the files, one runs the Engine (and Options.OnPacket),
+// and the caller's goroutine calls the Sink and its Streams. They receive
+// exactly the calls, in the same order and with the same bytes, that a
+// single goroutine would make; only the goroutine differs. The sources and e
+// must not be used by anyone else until Run returns; memory held between
 // the stages is bounded by pipelineDepth batches of each kind.
 func Run(sources []*Source, e *Engine) error {
-	return run(sources, e, runtime.GOMAXPROCS(0) > 1)
+	// Streams opened before Run are called by the Engine directly: they
+	// could not keep their order with the replayed ones.
+	return run(sources, e, runtime.GOMAXPROCS(0) > 1 && e.stats.Packets == 0)
 }
 
 // run is Run, pipelined or on the caller's goroutine alone.

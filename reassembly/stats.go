@@ -91,8 +91,12 @@ type Stats struct {
 
 	// TCP counts decoded TCP segments: Assembled plus OtherPort.
 	TCP int64
-	// OtherPort counts TCP segments with no endpoint on an MSNP port.
+	// OtherPort counts TCP segments with no endpoint on an MSNP port that
+	// were not detected as MSNP.
 	OtherPort int64
+	// Detected counts connections on other ports detected as MSNP by
+	// their first payload.
+	Detected int64
 	// Assembled counts TCP segments given to the assembler.
 	Assembled int64
 	// Stray counts assembled segments without payload or SYN that belong to

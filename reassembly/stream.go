@@ -1,6 +1,7 @@
 package reassembly
 
 import (
+	"bytes"
 	"net/netip"
 	"time"
 
@@ -57,15 +58,29 @@ func (f *factory) New(netFlow, tcpFlow gopacket.Flow, tcp *layers.TCP, ac gpreas
 	if c == nil || c.synthetic {
 		return nil
 	}
+	sp, dp := uint16(tcp.SrcPort), uint16(tcp.DstPort)
+	key := e.curKey(sp, dp)
+	if e.closed.late(key, tcp.SYN, c.ts) {
+		// gopacket let the connection go when it closed: this is one of
+		// its last ACKs or retransmissions.
+		e.stats.Late++
+		return nil
+	}
 	if len(tcp.Payload) == 0 && !tcp.SYN {
 		e.stats.Stray++
 		return nil
 	}
-	sp, dp := uint16(tcp.SrcPort), uint16(tcp.DstPort)
 	// The server is the endpoint on an MSNP port. When both are, a SYN
 	// tells, and otherwise the lower port is taken for the server.
 	serverIsDst := e.ports.has(dp)
-	if e.ports.both(sp, dp) {
+	detectedBy := "port"
+	syn := tcp.SYN
+	if !e.ports.either(sp, dp) {
+		var synSeen bool
+		serverIsDst, synSeen, _ = e.detectedServer(e.cur.src, e.cur.dst, sp, dp)
+		detectedBy = "content"
+		syn = syn || synSeen
+	} else if e.ports.both(sp, dp) {
 		switch {
 		case tcp.SYN && !tcp.ACK:
 			serverIsDst = true
@@ -81,10 +96,10 @@ func (f *factory) New(netFlow, tcpFlow gopacket.Flow, tcp *layers.TCP, ac gpreas
 		Client:     src,
 		Server:     dst,
 		Start:      c.ts,
-		SYN:        tcp.SYN,
+		SYN:        syn,
 		File:       c.file,
 		Packet:     c.num,
-		DetectedBy: "port",
+		DetectedBy: detectedBy,
 	}
 	if !serverIsDst {
 		info.Client, info.Server = dst, src
@@ -96,6 +111,7 @@ func (f *factory) New(netFlow, tcpFlow gopacket.Flow, tcp *layers.TCP, ac gpreas
 		firstC2S: serverIsDst,
 		keyNet:   netFlow,
 		keyPorts: [2]uint16{sp, dp},
+		key:      key,
 		fsm:      gpreassembly.NewTCPSimpleFSM(gpreassembly.TCPSimpleFSMOptions{SupportMissingEstablishment: true}),
 		last:     c.ts,
 	}
@@ -136,6 +152,7 @@ type tcpStream struct {
 	firstC2S bool          // the first packet went client to server
 	keyNet   gopacket.Flow // network flow of the first packet
 	keyPorts [2]uint16     // its source and destination ports
+	key      connKey
 	fsm      *gpreassembly.TCPSimpleFSM
 	last     time.Time // latest packet time of the connection
 
@@ -338,17 +355,23 @@ func (s *tcpStream) feed(sg gpreassembly.ScatterGather, dir dissect.Dir, n int, 
 }
 
 // ReassemblyComplete is called by gopacket when both halves are closed. It
-// ends the Stream if it has not ended yet, and keeps the connection in
-// gopacket's pool so that its last ACKs and retransmissions are recognised
-// as late rather than opening a new connection; a new SYN still replaces it.
+// ends the Stream if it has not ended yet and lets gopacket drop the
+// connection. A connection seen to close (FINs or a RST), or ended by
+// Finish, is remembered for IdleTimeout, so that its last ACKs and
+// retransmissions are recognised as late rather than opening a new
+// connection; a new SYN still starts one.
 func (s *tcpStream) ReassemblyComplete(gpreassembly.AssemblerContext) bool {
 	s.done = [2]bool{true, true}
 	t := s.last
 	if s.e.finishing && s.e.endTime.After(t) {
 		t = s.e.endTime
 	}
-	s.end(t, s.rst || s.rstSeen || (s.finSeen[0] && s.finSeen[1]))
-	return false
+	closed := s.rst || s.rstSeen || (s.finSeen[0] && s.finSeen[1])
+	s.end(t, closed)
+	if closed || s.e.finishing {
+		s.e.closed.add(s.key, s.last)
+	}
+	return true
 }
 
 // end reports any bytes missing before a FIN that never got delivered, calls
@@ -373,5 +396,101 @@ func (s *tcpStream) end(t time.Time, closed bool) {
 	s.prev.next, s.next.prev = s.next, s.prev
 	if !s.done[0] || !s.done[1] {
 		s.e.pending = append(s.e.pending, s)
+	}
+}
+
+// connKey names a TCP connection whichever way its packets go: the
+// endpoint that sorts first comes first.
+type connKey struct {
+	a, b   [16]byte
+	pa, pb uint16
+	v6     bool
+}
+
+// curKey returns the key of the current packet's connection.
+func (e *Engine) curKey(sp, dp uint16) connKey {
+	k := connKey{pa: sp, pb: dp, v6: e.cur.v6}
+	copy(k.a[:], e.cur.src)
+	copy(k.b[:], e.cur.dst)
+	if c := bytes.Compare(k.a[:], k.b[:]); c > 0 || (c == 0 && sp > dp) {
+		k.a, k.b, k.pa, k.pb = k.b, k.a, k.pb, k.pa
+	}
+	return k
+}
+
+// maxClosedConns bounds the connections remembered after they closed:
+// 131072 entries of about 150 bytes, 20 MiB, hold every connection closed in
+// the last IdleTimeout at 70 connections a second (the default thirty
+// minutes). Past it the oldest is forgotten; its late packets are then
+// counted as Stray or, with payload, start a connection caught mid-stream.
+const maxClosedConns = 1 << 17
+
+// closedConns remembers the connections gopacket let go after they closed,
+// with the packet time they were last seen. Entries expire after
+// IdleTimeout, the time gopacket kept them in its pool before.
+type closedConns struct {
+	last  map[connKey]int64 // last seen, Unix nanoseconds
+	queue []closedEntry     // in order of time; stale entries are skipped
+	head  int
+}
+
+type closedEntry struct {
+	key  connKey
+	seen int64
+}
+
+// add remembers a closed connection last seen at t.
+func (c *closedConns) add(k connKey, t time.Time) {
+	if c.last == nil {
+		c.last = make(map[connKey]int64)
+	}
+	if len(c.last) >= maxClosedConns {
+		c.pop()
+	}
+	n := t.UnixNano()
+	c.last[k] = n
+	c.queue = append(c.queue, closedEntry{k, n})
+}
+
+// late tells whether a packet of connection k at time t belongs to a closed
+// connection: true unless it is a SYN, which starts a new one.
+func (c *closedConns) late(k connKey, syn bool, t time.Time) bool {
+	if len(c.last) == 0 {
+		return false
+	}
+	if _, ok := c.last[k]; !ok {
+		return false
+	}
+	if syn {
+		delete(c.last, k)
+		return false
+	}
+	c.add(k, t) // a late packet keeps it remembered, as it kept gopacket's
+	return true
+}
+
+// expire forgets the connections last seen before t.
+func (c *closedConns) expire(t time.Time) {
+	n := t.UnixNano()
+	for c.head < len(c.queue) && c.queue[c.head].seen < n {
+		c.pop()
+	}
+}
+
+// pop forgets the oldest entry of the queue, and its connection unless it
+// was seen again since.
+func (c *closedConns) pop() {
+	for c.head < len(c.queue) {
+		e := c.queue[c.head]
+		c.queue[c.head] = closedEntry{}
+		c.head++
+		if c.last[e.key] == e.seen {
+			delete(c.last, e.key)
+			break
+		}
+	}
+	if c.head > len(c.queue)/2 && c.head > 1024 {
+		c.queue = c.queue[:copy(c.queue, c.queue[c.head:])]
+		c.head = 0
 	}
 }

@@ -167,31 +167,36 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stdout, "\n%s (%.1f MB)\n", f, float64(sizes[i])/1e6)
 		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "tool\tseconds\tMB/s\tpeak RSS MiB\tCPU s\tCPU/wall\t")
+		fmt.Fprintln(tw, "tool\tseconds\tMB/s\tpeak RSS MiB\tCPU s\tCPU/wall\tMB/CPU-s\t")
 		for j, t := range tools {
 			s := med[i][j]
-			fmt.Fprintf(tw, "%s\t%.2f\t%.1f\t%.0f\t%.2f\t%.2f\t\n", t.name, s.wall.Seconds(), float64(sizes[i])/1e6/s.wall.Seconds(),
-				float64(s.maxRSS)/(1<<20), s.cpu.Seconds(), s.cpu.Seconds()/s.wall.Seconds())
+			mb := float64(sizes[i]) / 1e6
+			fmt.Fprintf(tw, "%s\t%.2f\t%.1f\t%.0f\t%.2f\t%.2f\t%.1f\t\n", t.name, s.wall.Seconds(), mb/s.wall.Seconds(),
+				float64(s.maxRSS)/(1<<20), s.cpu.Seconds(), s.cpu.Seconds()/s.wall.Seconds(), mb/s.cpu.Seconds())
 		}
 		tw.Flush()
 		ratios(stdout, tools, med[i])
 	}
 	if len(files) > 1 {
-		fmt.Fprintf(stdout, "\ngrowth against %s (time ratio / size ratio; 1.00 is linear):\n", files[0])
+		fmt.Fprintf(stdout, "\ngrowth against %s (time ratio / size ratio, 1.00 is linear; RSS ratio, 1.00 is flat):\n", files[0])
 		for i := 1; i < len(files); i++ {
 			size := float64(sizes[i]) / float64(sizes[0])
-			var parts []string
+			fmt.Fprintf(stdout, "  %s (x%.2f size):\n", files[i], size)
+			tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+			fmt.Fprintln(tw, "    tool\twall\tCPU\tRSS\t")
 			for j, t := range tools {
-				tr := med[i][j].wall.Seconds() / med[0][j].wall.Seconds()
-				parts = append(parts, fmt.Sprintf("%s %.2f (RSS x%.2f)", t.name, tr/size, float64(med[i][j].maxRSS)/float64(med[0][j].maxRSS)))
+				a, b := med[0][j], med[i][j]
+				fmt.Fprintf(tw, "    %s\t%.2f\t%.2f\tx%.2f\t\n", t.name, b.wall.Seconds()/a.wall.Seconds()/size,
+					b.cpu.Seconds()/a.cpu.Seconds()/size, float64(b.maxRSS)/float64(a.maxRSS))
 			}
-			fmt.Fprintf(stdout, "  %s (x%.2f size): %s\n", files[i], size, strings.Join(parts, ", "))
+			tw.Flush()
 		}
 	}
 	return exitOK
 }
 
-// ratios prints msnsniff's standing against the targets.
+// ratios prints msnsniff's standing against the targets, by wall time
+// and, as a check on a busy machine, by CPU time.
 func ratios(w io.Writer, tools []tool, med []sample) {
 	idx := func(name string) int {
 		return slices.IndexFunc(tools, func(t tool) bool { return t.name == name })
@@ -206,22 +211,22 @@ func ratios(w io.Writer, tools []tool, med []sample) {
 		}
 		return "NOT met"
 	}
-	ms := med[m].wall.Seconds()
-	if d := idx("decode loop"); d >= 0 {
-		r := med[d].wall.Seconds() / ms
-		fmt.Fprintf(w, "msnsniff / decode loop throughput: %.2f (target >= %.2f: %s)\n", r, targetVsDecode, mark(r >= targetVsDecode))
+	line := func(what string, other int, target float64, unit string) {
+		if other < 0 {
+			return
+		}
+		r := med[other].wall.Seconds() / med[m].wall.Seconds()
+		c := med[other].cpu.Seconds() / med[m].cpu.Seconds()
+		fmt.Fprintf(w, "%s: %.3g%s by wall time, %.3g%s by CPU time", what, r, unit, c, unit)
+		if target > 0 {
+			fmt.Fprintf(w, " (target >= %g%s: %s)", target, unit, mark(r >= target))
+		}
+		fmt.Fprintln(w)
 	}
-	if d := idx("read loop"); d >= 0 {
-		fmt.Fprintf(w, "msnsniff / read loop throughput: %.2f\n", med[d].wall.Seconds()/ms)
-	}
-	if t := idx("tshark -z conv,tcp"); t >= 0 {
-		r := med[t].wall.Seconds() / ms
-		fmt.Fprintf(w, "msnsniff speed-up over tshark -z conv,tcp: %.1fx (target >= %dx: %s)\n", r, targetVsTsharkConv, mark(r >= targetVsTsharkConv))
-	}
-	if t := idx("tshark -Y msnms"); t >= 0 {
-		r := med[t].wall.Seconds() / ms
-		fmt.Fprintf(w, "msnsniff speed-up over tshark -Y msnms: %.1fx (target >= %dx: %s)\n", r, targetVsTsharkMsnms, mark(r >= targetVsTsharkMsnms))
-	}
+	line("msnsniff throughput / decode loop's", idx("decode loop"), targetVsDecode, "")
+	line("msnsniff throughput / read loop's", idx("read loop"), 0, "")
+	line("msnsniff speed-up over tshark -z conv,tcp", idx("tshark -z conv,tcp"), targetVsTsharkConv, "x")
+	line("msnsniff speed-up over tshark -Y msnms", idx("tshark -Y msnms"), targetVsTsharkMsnms, "x")
 }
 
 // measure runs argv with stdout to /dev/null and returns its wall time,

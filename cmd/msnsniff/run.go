@@ -56,19 +56,20 @@ reported, not fatal), 1 when an input, the capture or an output failed
 `
 
 type config struct {
-	files   []string
-	format  report.Format
-	output  string
-	ports   []uint16
-	raw     bool
-	verbose bool
-	quiet   bool
-	flush   bool
-	write   string // -w
-	chats   bool
-	redact  bool
-	idle    time.Duration
-	gateway gatewayConfig // --gateway-port, --no-gateway
+	files    []string
+	format   report.Format
+	output   string
+	ports    []uint16
+	raw      bool
+	verbose  bool
+	quiet    bool
+	flush    bool
+	write    string // -w
+	chats    bool
+	redact   bool
+	idle     time.Duration
+	noDetect bool
+	gateway  gatewayConfig // --gateway-port, --no-gateway
 
 	// Live capture.
 	iface     string
@@ -102,6 +103,7 @@ func parseFlags(args []string, stderr io.Writer) (cfg config, help bool, err err
 	fs.StringVarP(&cfg.write, "write", "w", "", "write the packets of the MSNP connections to `FILE`\n(pcapng if it ends in .pcapng, else pcap)")
 	fs.IntSliceVar(&ports, "port", []int{1863}, "TCP `port` of MSNP servers; repeatable")
 	addGatewayFlags(fs, &cfg.gateway)
+	fs.BoolVar(&cfg.noDetect, "no-detect", false, "analyse only the --port (and gateway) ports: no detection of MSNP\nby the first bytes of connections on other ports")
 	fs.DurationVar(&cfg.idle, "idle-timeout", reassembly.DefaultIdleTimeout, "end a connection silent for `D` of packet time (reported open)")
 	fs.BoolVar(&cfg.chats, "chats", false, "print the conversations as time, sender and text (table format)")
 	fs.BoolVar(&redactOn, "redact", false, "replace credentials (auth responses, tickets, nonces, cookies) with\nstable hash tokens; the default for table and transcript output")
@@ -258,7 +260,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		out = f
 	}
 
-	eopt := reassembly.Options{Ports: cfg.ports, IdleTimeout: cfg.idle}
+	eopt := reassembly.Options{Ports: cfg.ports, IdleTimeout: cfg.idle, NoDetect: cfg.noDetect}
 	var dump *reassembly.Dump
 	if cfg.write != "" {
 		if dump, err = reassembly.CreateDump(cfg.write); err != nil {
