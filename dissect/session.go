@@ -248,7 +248,30 @@ func (s *Session) End(t time.Time, closed bool) {
 	s.Closed = closed
 	s.Done = true
 	s.decideKind()
+	s.release()
 	s.a.h.SessionEnd(s)
+}
+
+// release drops the state only a live session needs (framing buffers,
+// TrID matching, the requests' parameters), so that a report that keeps
+// every ended session (-T json) holds only what it shows.
+func (s *Session) release() {
+	for d := range s.half {
+		s.half[d].fr.partial = nil
+		s.half[d].cur = nil
+	}
+	s.params = nil
+	s.open = nil
+	s.ring = nil
+	s.opByTrID = nil
+	s.mlPending = nil
+	for _, tx := range s.Transactions {
+		tx.Args = nil
+	}
+	if s.Chat != nil {
+		s.Chat.byTrID = nil
+		s.Chat.invites = nil
+	}
 }
 
 func (s *Session) touch(t time.Time) {

@@ -162,7 +162,7 @@ func (o *Output) Close(c Capture) error {
 	}
 	switch o.opt.Format {
 	case FormatJSON:
-		o.setErr(writeJSON(o.w, o.report(c)))
+		o.setErr(writeJSON(o.w, c, o.sessions))
 	case FormatTable:
 		o.setErr(writeTables(o.w, o.report(c), o.opt))
 	case FormatNDJSON:
