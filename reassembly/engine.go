@@ -291,10 +291,26 @@ func (e *Engine) tick(t time.Time) {
 		T:  e.now.Add(-e.opt.ReorderWindow),
 		TC: e.now.Add(-e.opt.IdleTimeout),
 	})
+	e.endFinished(e.now.Add(-e.opt.ReorderWindow))
 	e.resetPending()
 	e.deliverDeferred()
 	e.closed.expire(e.now.Add(-e.opt.IdleTimeout))
 	e.expireFragments(e.now.Add(-fragmentTimeout))
+}
+
+// endFinished ends the streams whose FINs were seen both ways, silent since
+// before t, that gopacket still holds open: the bytes before a FIN were lost
+// (gopacket keeps no page for a bare FIN, so no flush gets past the hole)
+// and would otherwise keep the connection until IdleTimeout. The bytes
+// missing before each FIN are reported as a Gap.
+func (e *Engine) endFinished(t time.Time) {
+	for s := e.open.next; s != &e.open; {
+		next := s.next
+		if s.finSeen[0] && s.finSeen[1] && s.last.Before(t) {
+			s.end(s.last, true)
+		}
+		s = next
+	}
 }
 
 // deferCall holds back a Stream call made during a flush.

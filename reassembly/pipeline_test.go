@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -257,7 +258,40 @@ func TestClosedConnsBounded(t *testing.T) {
 		t.Error("the oldest should be forgotten, the newest remembered")
 	}
 	c.expire(t0.Add(time.Duration(maxClosedConns + 9)))
-	if len(c.last) != 1 { // the newest, seen again at t0 by late
+	if len(c.last) != 1 { // the newest, last seen at the expiry time
 		t.Errorf("after expiry remembers %d, want 1", len(c.last))
+	}
+}
+
+// TestFINBehindHole checks that a connection whose FINs were seen both ways
+// but whose last bytes before a FIN were lost ends once the reorder window
+// has passed, with the lost bytes as a Gap, instead of at the idle timeout.
+func TestFINBehindHole(t *testing.T) {
+	c := newConv(t, client, server, 1000, 5000)
+	hs := c.handshake()
+	data := c.seg(dissect.C2S, "PA", verC)
+	c.skip(dissect.C2S, 10) // lost before the client's FIN
+	fin := c.close()
+	// Another connection goes on for a minute.
+	o := newConv(t, "10.0.0.1:2000", "10.0.0.2:1863", 1, 1)
+	o.ts = c.ts
+	o.step = time.Second
+	pkts := join(hs, []pkt{data}, fin, o.handshake())
+	for range 60 {
+		pkts = append(pkts, o.seg(dissect.C2S, "PA", "PNG\r\n"))
+	}
+	log := &callLog{}
+	e := NewEngine(log, Options{})
+	for i, p := range pkts {
+		e.Packet(p.data, captureInfo(p), layers.LinkTypeEthernet, "f", int64(i+1))
+	}
+	end := fmt.Sprintf("end 1 %v true", fin[2].ts.UnixNano())
+	gap := fmt.Sprintf("gap 1 c2s %v 10", fin[2].ts.UnixNano())
+	if !slices.Contains(log.calls, end) || !slices.Contains(log.calls, gap) {
+		t.Fatalf("before Finish, want %q and %q; calls:\n%s", gap, end, strings.Join(log.calls, "\n"))
+	}
+	e.Finish(o.ts)
+	if st := e.Stats(); st.GapBytes != 10 || st.Connections != 2 {
+		t.Errorf("GapBytes %d Connections %d, want 10 and 2", st.GapBytes, st.Connections)
 	}
 }

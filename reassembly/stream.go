@@ -419,19 +419,20 @@ func (e *Engine) curKey(sp, dp uint16) connKey {
 }
 
 // maxClosedConns bounds the connections remembered after they closed:
-// 131072 entries of about 150 bytes, 20 MiB, hold every connection closed in
+// 131072 entries of about 100 bytes, 13 MiB, hold every connection closed in
 // the last IdleTimeout at 70 connections a second (the default thirty
 // minutes). Past it the oldest is forgotten; its late packets are then
 // counted as Stray or, with payload, start a connection caught mid-stream.
 const maxClosedConns = 1 << 17
 
 // closedConns remembers the connections gopacket let go after they closed,
-// with the packet time they were last seen. Entries expire after
-// IdleTimeout, the time gopacket kept them in its pool before.
+// with the packet time they were last seen, for IdleTimeout after that: as
+// long as gopacket kept them in its pool before. A min-heap on the time
+// finds the ones to forget; a connection seen again keeps its old entry,
+// which is put back with the new time when it comes up.
 type closedConns struct {
-	last  map[connKey]int64 // last seen, Unix nanoseconds
-	queue []closedEntry     // in order of time; stale entries are skipped
-	head  int
+	last map[connKey]int64 // last seen, Unix nanoseconds
+	heap []closedEntry     // min-heap on seen
 }
 
 type closedEntry struct {
@@ -444,12 +445,15 @@ func (c *closedConns) add(k connKey, t time.Time) {
 	if c.last == nil {
 		c.last = make(map[connKey]int64)
 	}
-	if len(c.last) >= maxClosedConns {
+	if _, ok := c.last[k]; !ok && len(c.last) >= maxClosedConns {
 		c.pop()
 	}
 	n := t.UnixNano()
+	if old, ok := c.last[k]; ok && old >= n {
+		return
+	}
 	c.last[k] = n
-	c.queue = append(c.queue, closedEntry{k, n})
+	c.push(closedEntry{k, n})
 }
 
 // late tells whether a packet of connection k at time t belongs to a closed
@@ -458,39 +462,80 @@ func (c *closedConns) late(k connKey, syn bool, t time.Time) bool {
 	if len(c.last) == 0 {
 		return false
 	}
-	if _, ok := c.last[k]; !ok {
+	seen, ok := c.last[k]
+	if !ok {
 		return false
 	}
 	if syn {
 		delete(c.last, k)
 		return false
 	}
-	c.add(k, t) // a late packet keeps it remembered, as it kept gopacket's
+	// A late packet keeps the connection remembered, as it kept gopacket's
+	// connection.
+	if n := t.UnixNano(); n > seen {
+		c.last[k] = n
+	}
 	return true
 }
 
 // expire forgets the connections last seen before t.
 func (c *closedConns) expire(t time.Time) {
 	n := t.UnixNano()
-	for c.head < len(c.queue) && c.queue[c.head].seen < n {
+	for len(c.heap) > 0 && c.heap[0].seen < n {
 		c.pop()
 	}
 }
 
-// pop forgets the oldest entry of the queue, and its connection unless it
-// was seen again since.
+// pop forgets the connection of the earliest entry, or puts the entry back
+// with the connection's newer time when it was seen since. Entries of
+// connections forgotten or added again are dropped.
 func (c *closedConns) pop() {
-	for c.head < len(c.queue) {
-		e := c.queue[c.head]
-		c.queue[c.head] = closedEntry{}
-		c.head++
-		if c.last[e.key] == e.seen {
+	for len(c.heap) > 0 {
+		e := c.heap[0]
+		seen, ok := c.last[e.key]
+		if ok && seen > e.seen {
+			c.heap[0].seen = seen
+			c.down(0)
+			continue
+		}
+		c.heap[0] = c.heap[len(c.heap)-1]
+		c.heap = c.heap[:len(c.heap)-1]
+		c.down(0)
+		if ok && seen == e.seen {
 			delete(c.last, e.key)
-			break
+			return
 		}
 	}
-	if c.head > len(c.queue)/2 && c.head > 1024 {
-		c.queue = c.queue[:copy(c.queue, c.queue[c.head:])]
-		c.head = 0
+}
+
+// push adds e to the heap.
+func (c *closedConns) push(e closedEntry) {
+	c.heap = append(c.heap, e)
+	for i := len(c.heap) - 1; i > 0; {
+		p := (i - 1) / 2
+		if c.heap[p].seen <= c.heap[i].seen {
+			break
+		}
+		c.heap[p], c.heap[i] = c.heap[i], c.heap[p]
+		i = p
+	}
+}
+
+// down restores the heap below i.
+func (c *closedConns) down(i int) {
+	for {
+		l := 2*i + 1
+		if l >= len(c.heap) {
+			return
+		}
+		m := l
+		if r := l + 1; r < len(c.heap) && c.heap[r].seen < c.heap[l].seen {
+			m = r
+		}
+		if c.heap[i].seen <= c.heap[m].seen {
+			return
+		}
+		c.heap[i], c.heap[m] = c.heap[m], c.heap[i]
+		i = m
 	}
 }

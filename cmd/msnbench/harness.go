@@ -56,7 +56,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		msnsniff = fs.String("msnsniff", "", "msnsniff binary to measure (default: go build it from the current module into a temporary directory)")
 		format   = fs.String("format", "json", "msnsniff output `format` (-T)")
 		tshark   = fs.String("tshark", "tshark", "tshark binary; empty to skip tshark")
-		only     = fs.StringSlice("tools", nil, "measure only these `tools`: read, decode, msnsniff, tshark-conv, tshark-msnms")
+		only     = fs.StringSlice("tools", nil, "measure only these `tools`: read, decode, msnsniff, tshark-conv, tshark-msnms,\nand stages (msnsniff stopped after reassembly, dissection and the NDJSON report:\nstage-reassembly, stage-dissect, stage-ndjson); default all but the stages")
 	)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
@@ -87,9 +87,14 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	tools := []tool{
 		{"read loop", func(f string) []string { return []string{self, "loop", "read", f} }},
 		{"decode loop", func(f string) []string { return []string{self, "loop", "decode", f} }},
-		{"msnsniff", func(f string) []string { return []string{*msnsniff, "-T", *format, "-o", os.DevNull, "-q", f} }},
 	}
-	keys := []string{"read", "decode", "msnsniff"}
+	keys := []string{"read", "decode"}
+	for _, st := range stageNames {
+		tools = append(tools, tool{"msnsniff to " + st, func(f string) []string { return []string{self, "stage", st, f} }})
+		keys = append(keys, "stage-"+st)
+	}
+	tools = append(tools, tool{"msnsniff", func(f string) []string { return []string{*msnsniff, "-T", *format, "-o", os.DevNull, "-q", f} }})
+	keys = append(keys, "msnsniff")
 	if *tshark != "" {
 		if path, err := exec.LookPath(*tshark); err == nil {
 			tools = append(tools,
@@ -102,7 +107,20 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "msnbench: %s not found; tshark not measured\n", *tshark)
 		}
 	}
-	if len(*only) > 0 {
+	if len(*only) == 0 {
+		// The stages are measured on request only.
+		for _, k := range keys {
+			if !strings.HasPrefix(k, "stage-") {
+				*only = append(*only, k)
+			}
+		}
+	}
+	if slices.Contains(*only, "stages") {
+		for _, st := range stageNames {
+			*only = append(*only, "stage-"+st)
+		}
+	}
+	{
 		var kept []tool
 		var keptKeys []string
 		for i, k := range keys {

@@ -7,13 +7,16 @@
 //	msnbench gen -o FILE [--size 200MB] [--seed N] [flags]
 //	msnbench run [--rounds 3] [flags] FILE...
 //	msnbench loop read|decode FILE
+//	msnbench stage reassembly|dissect|ndjson FILE
 //
 // gen writes a deterministic synthetic capture of many interleaved MSNP
 // users (internal/capgen's workload). run measures each tool on each file
 // as a separate process, several rounds interleaved, and prints medians of
 // wall time, throughput and peak RSS (from wait4's rusage) with the ratios
 // msnsniff's targets are stated in. loop is the read-only and the
-// read-and-decode loop that run starts as child processes.
+// read-and-decode loop that run starts as child processes; stage runs
+// msnsniff's pipeline stopped after reassembly, dissection or the NDJSON
+// report, which run measures with --tools stages.
 package main
 
 import (
@@ -33,6 +36,7 @@ const usage = `Usage:
   msnbench gen -o FILE [--size 200MB] [--seed N] [flags]   write a benchmark capture
   msnbench run [--rounds 3] [flags] FILE...                measure the tools on captures
   msnbench loop read|decode FILE                           one baseline loop (used by run)
+  msnbench stage reassembly|dissect|ndjson FILE            msnsniff stopped after one step (used by run)
 
 Run 'msnbench gen -h' or 'msnbench run -h' for the flags.
 `
@@ -54,6 +58,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runBench(args[1:], stdout, stderr)
 	case "loop":
 		return runLoop(args[1:], stdout, stderr)
+	case "stage":
+		return runStage(args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stderr, usage)
 		return exitOK

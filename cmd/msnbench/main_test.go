@@ -12,7 +12,7 @@ import (
 // TestMain lets the test binary stand in for msnbench when the harness
 // starts it as a child process ("loop read FILE").
 func TestMain(m *testing.M) {
-	if len(os.Args) > 1 && os.Args[1] == "loop" {
+	if len(os.Args) > 1 && (os.Args[1] == "loop" || os.Args[1] == "stage") {
 		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 	}
 	os.Exit(m.Run())
@@ -52,18 +52,18 @@ func TestGenDeterministic(t *testing.T) {
 	}
 }
 
-// TestRunLoops runs the harness on the read and decode loops (the test
-// binary is their child process) and checks the table.
+// TestRunLoops runs the harness on the read and decode loops and the
+// stages (the test binary is their child process) and checks the table.
 func TestRunLoops(t *testing.T) {
 	dir := t.TempDir()
 	gen(t, dir, "x.pcap", "--size", "300kB")
 	var stdout, stderr bytes.Buffer
 	path := filepath.Join(dir, "x.pcap")
-	if code := run([]string{"run", "--rounds", "1", "--tools", "read,decode", path, path}, &stdout, &stderr); code != exitOK {
+	if code := run([]string{"run", "--rounds", "1", "--tools", "read,decode,stages", path, path}, &stdout, &stderr); code != exitOK {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
 	out := stdout.String()
-	for _, want := range []string{"read loop", "decode loop", "peak RSS MiB", "growth against"} {
+	for _, want := range []string{"read loop", "decode loop", "msnsniff to reassembly", "msnsniff to dissect", "msnsniff to ndjson", "peak RSS MiB", "growth against"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
@@ -83,13 +83,23 @@ func TestLoopCounts(t *testing.T) {
 		outs = append(outs, stdout.String())
 	}
 	// Every packet of the workload is TCP.
-	var packets, bytes, tcp int64
+	var packets, nbytes, tcp int64
 	for i, out := range outs {
-		if _, err := fmt.Sscanf(out, "packets %d bytes %d tcp %d", &packets, &bytes, &tcp); err != nil {
+		if _, err := fmt.Sscanf(out, "packets %d bytes %d tcp %d", &packets, &nbytes, &tcp); err != nil {
 			t.Fatalf("output %q: %v", out, err)
 		}
 		if packets == 0 || (i == 1 && tcp != packets) {
 			t.Errorf("loop output %q: want every packet TCP", out)
+		}
+	}
+	for _, st := range stageNames {
+		var stdout, stderr bytes.Buffer
+		if code := run([]string{"stage", st, path}, &stdout, &stderr); code != exitOK {
+			t.Fatalf("stage %s: exit %d: %s", st, code, stderr.String())
+		}
+		var n, conns int64
+		if _, err := fmt.Sscanf(stdout.String(), "packets %d connections %d", &n, &conns); err != nil || n != packets || conns == 0 {
+			t.Errorf("stage %s: %q, want %d packets and some connections (%v)", st, stdout.String(), packets, err)
 		}
 	}
 }
@@ -121,7 +131,7 @@ func TestParseSize(t *testing.T) {
 }
 
 func TestUsage(t *testing.T) {
-	for _, args := range [][]string{nil, {"frob"}, {"gen"}, {"run"}, {"loop", "read"}, {"gen", "-o", "x", "--size", "big"}} {
+	for _, args := range [][]string{nil, {"frob"}, {"gen"}, {"run"}, {"loop", "read"}, {"stage", "frob", "x"}, {"gen", "-o", "x", "--size", "big"}} {
 		var stdout, stderr bytes.Buffer
 		if code := run(args, &stdout, &stderr); code != exitUsage {
 			t.Errorf("msnbench %q: exit %d, want %d", args, code, exitUsage)
