@@ -183,7 +183,7 @@ func (s *Session) listEntry(c *Command) {
 			}
 		}
 	rest:
-		bitsTok = arg(&Command{Args: c.Args[min(i, len(c.Args)):]}, 0)
+		bitsTok = argOf(c.Args, i)
 		i++
 		if s.Version.Number >= 12 && i < len(c.Args) && isDigits([]byte(c.Args[i])) && len(c.Args[i]) <= 3 && !strings.Contains(c.Args[i], "-") {
 			i++ // network id

@@ -405,6 +405,9 @@ func (h *half) line(t time.Time, off int64, raw []byte, inSync bool) int {
 		return -3
 	case sh.payload >= 0:
 		c.PayloadLen = sh.payload
+		// One allocation for the kept part of the payload, not one per
+		// segment it arrives in.
+		c.Payload = make([]byte, 0, min(sh.payload, s.a.lim.RetainPayload))
 		h.cur = c
 		return sh.payload
 	}

@@ -140,9 +140,12 @@ const maxMLPending = 64
 
 var authPackages = map[string]bool{"MD5": true, "CTP": true, "TWN": true, "SSO": true, "SHA": true}
 
-func arg(c *Command, i int) string {
-	if i < len(c.Args) {
-		return c.Args[i]
+func arg(c *Command, i int) string { return argOf(c.Args, i) }
+
+// argOf returns args[i], or "" when there is no such parameter.
+func argOf(args []string, i int) string {
+	if i < len(args) {
+		return args[i]
 	}
 	return ""
 }
@@ -486,7 +489,7 @@ func (s *Session) settleOp(op *GroupOp, c *Command, tx *Transaction) {
 	case "ADG":
 		// MSNP7-9: ADG t lv name gid 0; MSNP10+: ADG t name gid. The id
 		// follows the echoed name.
-		raw := arg(&Command{Args: tx.Args}, 0)
+		raw := argOf(tx.Args, 0)
 		for i, a := range c.Args {
 			if a == raw && i+1 < len(c.Args) {
 				op.GroupID = c.Args[i+1]

@@ -150,8 +150,6 @@ func (o *Output) AnomalyTotals() []Count {
 	return out
 }
 
-// Sessions returns the sessions kept for json and table output.
-func (o *Output) Sessions() []*dissect.Session { return o.sessions }
 
 // Close writes what is written at the end — the JSON document, the
 // tables, or the NDJSON summary — and flushes. It returns the first write
