@@ -150,7 +150,6 @@ func (o *Output) AnomalyTotals() []Count {
 	return out
 }
 
-
 // Close writes what is written at the end — the JSON document, the
 // tables, or the NDJSON summary — and flushes. It returns the first write
 // error.
