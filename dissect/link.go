@@ -20,9 +20,9 @@ type Invitation struct {
 // with XFR SB (to the caller) or RNG (to the invited user).
 type cookieGrant struct {
 	from   *Session
-	user   string
-	xfr    int // index into from.Redirects, or -1
-	rng    int // index into from.Invitations, or -1
+	t      time.Time // packet time of the grant
+	xfr    int       // index into from.Redirects, or -1
+	rng    int       // index into from.Invitations, or -1
 	used   bool
 	cookie string
 }
@@ -32,24 +32,50 @@ type cookieGrant struct {
 // one per conversation, and a cookie is used within seconds.
 const maxCookieGrants = 1 << 16
 
-// cookieGrants is a bounded FIFO map of cookies.
+// linkWindow is how long, in packet time, a referral (XFR NS) or a
+// switchboard cookie (XFR SB, RNG) is remembered for linking the
+// connection that follows it. Clients connect within seconds; remembering
+// longer would keep the granting sessions, and all they hold, in memory
+// for the whole capture.
+const linkWindow = 5 * time.Minute
+
+// cookieGrants is a bounded map of cookies, forgotten first in, first out
+// when too many or older than linkWindow.
 type cookieGrants struct {
 	m     map[string]*cookieGrant
-	order []string
+	queue []*cookieGrant
 	head  int
+	now   time.Time // newest grant time seen
 }
 
 func (g *cookieGrants) add(c *cookieGrant) {
 	if g.m == nil {
 		g.m = map[string]*cookieGrant{}
 	}
-	if len(g.order) < maxCookieGrants {
-		g.order = append(g.order, c.cookie)
-	} else {
-		delete(g.m, g.order[g.head])
-		g.order[g.head] = c.cookie
-		g.head = (g.head + 1) % maxCookieGrants
+	if c.t.After(g.now) {
+		g.now = c.t
 	}
+	for g.head < len(g.queue) {
+		old := g.queue[g.head]
+		if len(g.queue)-g.head < maxCookieGrants && g.now.Sub(old.t) <= linkWindow {
+			break
+		}
+		if g.m[old.cookie] == old {
+			delete(g.m, old.cookie)
+		}
+		if !old.used {
+			old.from.awaiting--
+		}
+		g.queue[g.head] = nil
+		g.head++
+	}
+	if g.head > 1024 && g.head*2 > len(g.queue) {
+		n := copy(g.queue, g.queue[g.head:])
+		clear(g.queue[n:])
+		g.queue, g.head = g.queue[:n], 0
+	}
+	c.from.awaiting++
+	g.queue = append(g.queue, c)
 	g.m[c.cookie] = c
 }
 
@@ -58,7 +84,7 @@ func (s *Session) grantXFR(cookie string, index int) {
 	if cookie == "" {
 		return
 	}
-	s.a.grants.add(&cookieGrant{from: s, user: s.user(), xfr: index, rng: -1, cookie: cookie})
+	s.a.grants.add(&cookieGrant{from: s, t: s.EndTime, xfr: index, rng: -1, cookie: cookie})
 }
 
 // grantRNG records an RNG invitation of notification session s.
@@ -67,7 +93,7 @@ func (s *Session) grantRNG(c *Command) {
 	inv := Invitation{Time: c.Time, SessionID: arg(c, 0), To: arg(c, 1), Cookie: arg(c, 3), Inviter: arg(c, 4), Friendly: Unescape(arg(c, 5))}
 	s.Invitations = append(s.Invitations, inv)
 	if inv.Cookie != "" {
-		s.a.grants.add(&cookieGrant{from: s, user: s.user(), xfr: -1, rng: len(s.Invitations) - 1, cookie: inv.Cookie})
+		s.a.grants.add(&cookieGrant{from: s, t: c.Time, xfr: -1, rng: len(s.Invitations) - 1, cookie: inv.Cookie})
 	}
 }
 
@@ -81,6 +107,9 @@ func (s *Session) useCookie(cookie string) {
 		return
 	}
 	s.LinkNote = ""
+	if !g.used {
+		g.from.awaiting--
+	}
 	g.used = true
 	if s.Parent == 0 {
 		s.Parent = g.from.ID

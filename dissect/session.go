@@ -41,7 +41,8 @@ type pendingRedirect struct {
 	to      netip.AddrPort
 	client  netip.Addr
 	from    *Session
-	index   int // into from.Redirects
+	t       time.Time // packet time of the referral
+	index   int       // into from.Redirects
 	claimed bool
 }
 
@@ -139,6 +140,7 @@ type Session struct {
 	syncDone  bool
 	presence  presence
 	mlPending map[int64][]byte // ADL/RML payloads awaiting OK
+	awaiting  int              // see AwaitingLinks
 	orphans   []*Command       // replies waiting for their request
 }
 
@@ -153,17 +155,13 @@ type Out struct {
 func (a *Analyzer) Open(c ConnInfo) *Session {
 	a.nextID++
 	s := &Session{
-		ID:            a.nextID,
-		Conn:          c,
-		Kind:          KindUnknown,
-		StartTime:     c.Start,
-		EndTime:       c.Start,
-		AnomalyCounts: map[string]int{},
-		a:             a,
-		groups:        map[string]string{},
-		open:          map[int64]*Transaction{},
-		opByTrID:      map[int64]*GroupOp{},
-		params:        make([][]byte, 0, 16),
+		ID:        a.nextID,
+		Conn:      c,
+		Kind:      KindUnknown,
+		StartTime: c.Start,
+		EndTime:   c.Start,
+		a:         a,
+		params:    make([][]byte, 0, 16),
 	}
 	for d := C2S; d <= S2C; d++ {
 		s.half[d] = half{s: s, d: d, fr: newFramer(a.lim.MaxLine, c.SYN)}
@@ -187,6 +185,7 @@ func (a *Analyzer) link(s *Session) {
 			continue
 		}
 		p.claimed = true
+		p.from.awaiting--
 		s.Parent = p.from.ID
 		p.from.Redirects[p.index].Session = s.ID
 		return
@@ -194,13 +193,42 @@ func (a *Analyzer) link(s *Session) {
 }
 
 func (a *Analyzer) remember(p pendingRedirect) {
+	if len(a.pending) >= 64 {
+		// Forget the referrals followed already or too old to be followed
+		// (linkWindow), which would otherwise keep their sessions alive.
+		kept := a.pending[:0]
+		for _, q := range a.pending {
+			switch {
+			case q.claimed:
+			case p.t.Sub(q.t) <= linkWindow:
+				kept = append(kept, q)
+			default:
+				q.from.awaiting--
+			}
+		}
+		clear(a.pending[len(kept):])
+		a.pending = kept
+	}
 	if len(a.pending) >= maxRedirectMemory {
+		for _, q := range a.pending[:len(a.pending)/2] {
+			if !q.claimed {
+				q.from.awaiting--
+			}
+		}
 		n := copy(a.pending, a.pending[len(a.pending)/2:])
 		clear(a.pending[n:])
 		a.pending = a.pending[:n]
 	}
+	p.from.awaiting++
 	a.pending = append(a.pending, p)
 }
+
+// AwaitingLinks counts the referrals (XFR NS) and switchboard cookies (XFR
+// SB, RNG) of s that no later connection has followed yet and that are
+// still remembered for linking (see linkWindow): while it is above zero, a
+// connection opened later may still set Redirects[i].Session or
+// Invitations[i].Session of s, even after s has ended.
+func (s *Session) AwaitingLinks() int { return s.awaiting }
 
 // Feed gives the session the next bytes of direction d, which arrived at
 // packet time t. b is only read during the call.
@@ -293,6 +321,9 @@ func (s *Session) Groups() []Group {
 }
 
 func (s *Session) anomaly(a Anomaly) {
+	if s.AnomalyCounts == nil {
+		s.AnomalyCounts = map[string]int{}
+	}
 	s.AnomalyCounts[a.Kind]++
 	if len(s.Anomalies) < maxAnomalies {
 		s.Anomalies = append(s.Anomalies, a)

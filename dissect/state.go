@@ -256,6 +256,9 @@ func (s *Session) addOp(c *Command, op *GroupOp) {
 	op.TrID = c.TrID
 	op.Status = StatusPending
 	s.GroupOps = append(s.GroupOps, op)
+	if s.opByTrID == nil {
+		s.opByTrID = map[int64]*GroupOp{}
+	}
 	s.opByTrID[c.TrID] = op
 }
 
@@ -442,7 +445,7 @@ func (s *Session) redirect(c *Command, tx *Transaction) {
 		s.grantXFR(r.Cookie, len(s.Redirects)-1)
 	}
 	if to, err := netip.ParseAddrPort(r.To); err == nil && r.Type == "NS" {
-		s.a.remember(pendingRedirect{to: to, client: s.Conn.Client.Addr(), from: s, index: len(s.Redirects) - 1})
+		s.a.remember(pendingRedirect{to: to, client: s.Conn.Client.Addr(), from: s, t: c.Time, index: len(s.Redirects) - 1})
 	}
 }
 
@@ -471,7 +474,7 @@ func (s *Session) listGroup(c *Command) {
 	if name == "~" {
 		return // no groups: the client recreates the defaults
 	}
-	s.groups[id] = Unescape(name)
+	s.setGroup(id, Unescape(name))
 }
 
 // settleOp records the outcome of a group operation and applies it to the
@@ -497,10 +500,10 @@ func (s *Session) settleOp(op *GroupOp, c *Command, tx *Transaction) {
 			}
 		}
 		if op.GroupID != "" {
-			s.groups[op.GroupID] = op.Name
+			s.setGroup(op.GroupID, op.Name)
 		}
 	case "REG":
-		s.groups[op.GroupID] = op.Name
+		s.setGroup(op.GroupID, op.Name)
 	case "RMG":
 		delete(s.groups, op.GroupID)
 	}
@@ -592,4 +595,12 @@ func (s *Session) inferVersion(c *Command) {
 		s.Version.Number = n
 		s.Version.Source = "inferred from " + what + " (at least MSNP" + strconv.Itoa(n) + ")"
 	}
+}
+
+// setGroup records contact group id's name.
+func (s *Session) setGroup(id, name string) {
+	if s.groups == nil {
+		s.groups = map[string]string{}
+	}
+	s.groups[id] = name
 }

@@ -20,6 +20,9 @@ func (s *Session) track(c *Command) *Transaction {
 	if _, ok := s.open[c.TrID]; !ok {
 		s.remember(c.TrID)
 	}
+	if s.open == nil {
+		s.open = map[int64]*Transaction{}
+	}
 	s.open[c.TrID] = tx
 	if len(s.Transactions) < s.a.lim.MaxTransactions {
 		s.Transactions = append(s.Transactions, tx)

@@ -22,7 +22,6 @@ const dupWindow = 5 * time.Second
 // conversations, ordered by their first session's start.
 func BuildConversations(ss []*dissect.Session) []Conversation {
 	type conv struct {
-		c     Conversation
 		start time.Time
 		ss    []*dissect.Session
 	}
@@ -38,7 +37,7 @@ func BuildConversations(ss []*dissect.Session) []Conversation {
 		}
 		cv := byKey[key]
 		if cv == nil {
-			cv = &conv{c: Conversation{Server: s.Conn.Server.String(), SessionID: s.Chat.SessionID}, start: s.StartTime}
+			cv = &conv{start: s.StartTime}
 			byKey[key] = cv
 			all = append(all, cv)
 		}
@@ -50,19 +49,25 @@ func BuildConversations(ss []*dissect.Session) []Conversation {
 	slices.SortStableFunc(all, func(a, b *conv) int { return a.start.Compare(b.start) })
 	out := make([]Conversation, 0, len(all))
 	for i, cv := range all {
-		c := cv.c
+		c := conversationOf(cv.ss)
 		c.ID = i + 1
-		slices.SortFunc(cv.ss, func(a, b *dissect.Session) int { return cmp.Compare(a.ID, b.ID) })
-		c.Sessions = []int{}
-		for _, s := range cv.ss {
-			c.Sessions = append(c.Sessions, s.ID)
-			c.UnlistedMessages += s.Chat.UnlistedMessages
-		}
-		c.Participants = mergeParticipants(cv.ss)
-		c.Messages = mergeMessages(cv.ss)
 		out = append(out, c)
 	}
 	return out
+}
+
+// conversationOf merges the sessions of one chat into its conversation,
+// ID left 0. It sorts ss by session ID.
+func conversationOf(ss []*dissect.Session) Conversation {
+	slices.SortFunc(ss, func(a, b *dissect.Session) int { return cmp.Compare(a.ID, b.ID) })
+	c := Conversation{Server: ss[0].Conn.Server.String(), SessionID: ss[0].Chat.SessionID, Sessions: []int{}}
+	for _, s := range ss {
+		c.Sessions = append(c.Sessions, s.ID)
+		c.UnlistedMessages += s.Chat.UnlistedMessages
+	}
+	c.Participants = mergeParticipants(ss)
+	c.Messages = mergeMessages(ss)
+	return c
 }
 
 func mergeParticipants(ss []*dissect.Session) []Participant {

@@ -10,10 +10,11 @@ import (
 	"github.com/msnsniff/msnsniff/dissect"
 )
 
-// writeJSON writes the report as one indented JSON document, exactly as
-// json.Encoder with a two-space indent would write a Report, but one
-// session at a time: neither the report model of every session nor the
-// whole document is held in memory at once.
+// writeJSON writes the report of all sessions as one indented JSON
+// document, exactly as json.Encoder with a two-space indent would write a
+// Report, one session at a time. Output streams the same document with
+// jsonReport instead, without keeping the sessions; writeJSON is the
+// reference it is tested against.
 func writeJSON(w io.Writer, c Capture, sessions []*dissect.Session) error {
 	ss := slices.Clone(sessions)
 	slices.SortStableFunc(ss, func(a, b *dissect.Session) int {
@@ -28,13 +29,13 @@ func writeJSON(w io.Writer, c Capture, sessions []*dissect.Session) error {
 	jw.raw(",\n  \"capture\": ")
 	jw.value(c, "  ")
 	jw.raw(",\n  \"sessions\": ")
-	jw.array(len(ss), func(i int) any { r := NewSession(ss[i]); return &r })
+	jw.array(len(ss), func(i int) { r := NewSession(ss[i]); jw.value(&r, "    ") })
 	convs := BuildConversations(sessions)
 	jw.raw(",\n  \"conversations\": ")
-	jw.array(len(convs), func(i int) any { return &convs[i] })
+	jw.array(len(convs), func(i int) { jw.value(&convs[i], "    ") })
 	users := BuildUsers(sessions, convs)
 	jw.raw(",\n  \"users\": ")
-	jw.array(len(users), func(i int) any { return &users[i] })
+	jw.array(len(users), func(i int) { jw.value(&users[i], "    ") })
 	jw.raw("\n}\n")
 	return jw.err
 }
@@ -67,9 +68,15 @@ func (j *jsonWriter) value(v any, prefix string) {
 	_, j.err = j.w.Write(bytes.TrimSuffix(j.buf.Bytes(), []byte("\n")))
 }
 
-// array writes a top-level member's array of n elements, element i given
-// by get.
-func (j *jsonWriter) array(n int, get func(i int) any) {
+func (j *jsonWriter) bytes(b []byte) {
+	if j.err == nil {
+		_, j.err = j.w.Write(b)
+	}
+}
+
+// array writes a top-level member's array of n elements, element i
+// written by put.
+func (j *jsonWriter) array(n int, put func(i int)) {
 	if n == 0 {
 		j.raw("[]")
 		return
@@ -80,7 +87,9 @@ func (j *jsonWriter) array(n int, get func(i int) any) {
 			j.raw(",")
 		}
 		j.raw("\n    ")
-		j.value(get(i), "    ")
+		if j.err == nil {
+			put(i)
+		}
 	}
 	j.raw("\n  ]")
 }

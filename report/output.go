@@ -64,6 +64,7 @@ type Output struct {
 	sessions  []*dissect.Session
 	nd        *ndjsonWriter
 	tr        *transcriptWriter
+	js        *jsonReport
 	anomalies map[string]int64
 }
 
@@ -75,6 +76,8 @@ func NewOutput(w io.Writer, opt Options) *Output {
 		o.nd = newNDJSONWriter(o.w)
 	case FormatTranscript:
 		o.tr = &transcriptWriter{w: o.w, raw: opt.Raw, verbose: opt.Verbose}
+	case FormatJSON:
+		o.js = newJSONReport()
 	}
 	return o
 }
@@ -82,6 +85,10 @@ func NewOutput(w io.Writer, opt Options) *Output {
 // Command implements dissect.Handler.
 func (o *Output) Command(s *dissect.Session, c *dissect.Command) {
 	if o.err != nil {
+		return
+	}
+	if o.js != nil {
+		o.js.command(s, c)
 		return
 	}
 	// Whether the payload was wholly captured is decided before
@@ -127,6 +134,8 @@ func (o *Output) SessionEnd(s *dissect.Session) {
 			o.setErr(o.w.Flush())
 		}
 	case o.tr != nil:
+	case o.js != nil:
+		o.js.sessionEnd(s)
 	default:
 		o.sessions = append(o.sessions, s)
 		if o.opt.Format == FormatTable && o.opt.StreamTables && !o.opt.Chats {
@@ -159,7 +168,7 @@ func (o *Output) Close(c Capture) error {
 	}
 	switch o.opt.Format {
 	case FormatJSON:
-		o.setErr(writeJSON(o.w, c, o.sessions))
+		o.setErr(o.js.write(o.w, c))
 	case FormatTable:
 		o.setErr(writeTables(o.w, o.report(c), o.opt))
 	case FormatNDJSON:

@@ -1,8 +1,13 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"slices"
 	"time"
 
 	"github.com/msnsniff/msnsniff/dissect"
@@ -17,6 +22,10 @@ import (
 // report written to io.Discard ("ndjson").
 var stageNames = []string{"reassembly", "dissect", "ndjson"}
 
+// extraStages are run on request (msnbench stage json FILE), not by the
+// harness: the whole JSON report, in process, for profiling.
+var extraStages = []string{"json"}
+
 // runStage implements "msnbench stage NAME FILE".
 func runStage(args []string, stdout, stderr io.Writer) int {
 	if len(args) != 2 || !isStage(args[0]) {
@@ -29,6 +38,38 @@ func runStage(args []string, stdout, stderr io.Writer) int {
 		return exitFail
 	}
 	defer src.Close()
+	// MSNBENCH_CPUPROFILE=FILE writes a CPU profile of the stage, for
+	// finding where its time goes (go tool pprof FILE).
+	if path := os.Getenv("MSNBENCH_CPUPROFILE"); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			fmt.Fprintf(stderr, "msnbench: %v\n", err)
+			return exitFail
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintf(stderr, "msnbench: %v\n", err)
+			return exitFail
+		}
+		defer pprof.StopCPUProfile()
+	}
+	// MSNBENCH_HEAPPROFILE=FILE writes a heap profile halfway through
+	// (after MSNBENCH_HEAPPROFILE_AFTER, default 1s), for finding what the
+	// stage keeps in memory while it runs.
+	if path := os.Getenv("MSNBENCH_HEAPPROFILE"); path != "" {
+		after, err := time.ParseDuration(cmp.Or(os.Getenv("MSNBENCH_HEAPPROFILE_AFTER"), "1s"))
+		if err != nil {
+			fmt.Fprintf(stderr, "msnbench: MSNBENCH_HEAPPROFILE_AFTER: %v\n", err)
+			return exitUsage
+		}
+		time.AfterFunc(after, func() {
+			if f, err := os.Create(path); err == nil {
+				runtime.GC()
+				pprof.WriteHeapProfile(f)
+				f.Close()
+			}
+		})
+	}
 	var (
 		sink reassembly.Sink
 		cs   = &countSink{}
@@ -39,8 +80,8 @@ func runStage(args []string, stdout, stderr io.Writer) int {
 		sink = cs
 	case "dissect":
 		sink = analyzerSink{dissect.NewAnalyzer(nopHandler{}, dissect.Limits{})}
-	case "ndjson":
-		out = report.NewOutput(io.Discard, report.Options{Format: report.FormatNDJSON})
+	case "ndjson", "json":
+		out = report.NewOutput(io.Discard, report.Options{Format: report.Format(args[0])})
 		sink = analyzerSink{dissect.NewAnalyzer(out, dissect.Limits{})}
 	}
 	e := reassembly.NewEngine(sink, reassembly.Options{})
@@ -60,12 +101,7 @@ func runStage(args []string, stdout, stderr io.Writer) int {
 }
 
 func isStage(s string) bool {
-	for _, n := range stageNames {
-		if s == n {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(stageNames, s) || slices.Contains(extraStages, s)
 }
 
 func joinNames(ns []string) string {

@@ -1,0 +1,417 @@
+package report
+
+import (
+	"bufio"
+	"bytes"
+	"cmp"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/msnsniff/msnsniff/dissect"
+)
+
+// The JSON report is one document whose sessions are sorted by start and
+// whose conversations and users are built from all sessions. Keeping every
+// session until the end made -T json hold the whole capture's analysis in
+// memory (6.8 GiB for a 1 GB capture). Instead, jsonReport encodes each
+// session once it is final, and each conversation once all its sessions
+// are, into a spool (memory, then an unlinked temporary file), keeps only
+// a small index entry for each, and copies them into the document, in
+// order, at Close. The document is byte for byte the one writeJSON writes
+// from all sessions at once (TestJSONStreamMatchesBatch).
+
+const (
+	// convGrace is how long, in packet time, a conversation whose
+	// sessions have all ended waits for another session of the same chat
+	// (a participant's connection ending later, a late ANS, or one that
+	// reassembly delivers late: a connection whose first segment was lost
+	// can reach the dissector a minute after it started).
+	convGrace = 2 * time.Minute
+	// sweepEvery is how often, in packet time, conversations are checked
+	// for completion.
+	sweepEvery = time.Second
+)
+
+// spoolMemory is how much encoded JSON is kept in memory before the spool
+// moves to a temporary file (a variable for the tests).
+var spoolMemory = 8 << 20
+
+// jsonReport builds the JSON document as sessions end.
+type jsonReport struct {
+	sp       spool
+	enc      jsonWriter
+	now      time.Time // newest packet time seen
+	swept    time.Time
+	pending  []*dissect.Session // ended, still awaiting links (Session.AwaitingLinks)
+	sessions []spooled
+	groups   map[string]*convGroup
+	order    []*convGroup // groups not yet final, in creation order
+	nextSeq  int
+	convs    []spooledConv
+	keyOf    map[int]string // open switchboard sessions' conversation keys, by session ID
+	openKeys map[string]int // switchboard sessions of each key not yet final
+	users    map[string]*userAgg
+	err      error
+}
+
+type spooled struct {
+	start time.Time
+	id    int
+	off   int64
+	n     int
+}
+
+type spooledConv struct {
+	start time.Time
+	seq   int
+	off   int64 // of the encoding after `"id": 0`
+	n     int
+	users []string // participants, in report order
+}
+
+type convGroup struct {
+	key     string
+	seq     int
+	start   time.Time
+	lastEnd time.Time
+	ss      []*dissect.Session
+	done    bool
+}
+
+type userAgg struct {
+	sessions        []int
+	loginID, endID  int
+	contactsAtLogin []ContactEntry
+	contactsAtEnd   []ContactEntry
+}
+
+func newJSONReport() *jsonReport {
+	return &jsonReport{groups: map[string]*convGroup{}, keyOf: map[int]string{}, openKeys: map[string]int{}, users: map[string]*userAgg{}}
+}
+
+// convKey is the conversation a switchboard session belongs to, "" when it
+// is alone in its own (no session id seen).
+func convKey(s *dissect.Session) string {
+	if s.Chat == nil || s.Chat.SessionID == "" {
+		return ""
+	}
+	return s.Conn.Server.String() + " " + s.Chat.SessionID
+}
+
+// command notes what a command of an open session tells: the packet time,
+// and the chat a switchboard session belongs to once its session id is
+// known (ANS, CAL's RINGING reply).
+func (j *jsonReport) command(s *dissect.Session, c *dissect.Command) {
+	if c.Time.After(j.now) {
+		j.now = c.Time
+	}
+	if (c.Verb == "ANS" || c.Verb == "CAL") && s.Chat != nil && s.Chat.SessionID != "" {
+		j.register(s)
+	}
+}
+
+func (j *jsonReport) register(s *dissect.Session) {
+	if _, ok := j.keyOf[s.ID]; ok {
+		return
+	}
+	if k := convKey(s); k != "" {
+		j.keyOf[s.ID] = k
+		j.openKeys[k]++
+	}
+}
+
+func (j *jsonReport) unregister(s *dissect.Session) {
+	k, ok := j.keyOf[s.ID]
+	if !ok {
+		return
+	}
+	delete(j.keyOf, s.ID)
+	if j.openKeys[k]--; j.openKeys[k] <= 0 {
+		delete(j.openKeys, k)
+	}
+}
+
+// sessionEnd takes an ended session.
+func (j *jsonReport) sessionEnd(s *dissect.Session) {
+	if s.EndTime.After(j.now) {
+		j.now = s.EndTime
+	}
+	if s.Kind == dissect.KindSwitchboard {
+		j.register(s)
+	}
+	j.pending = append(j.pending, s)
+	j.settle(false)
+}
+
+// settle makes final what can no longer change; all of it when closing.
+func (j *jsonReport) settle(closing bool) {
+	kept := j.pending[:0]
+	for _, s := range j.pending {
+		if closing || s.AwaitingLinks() == 0 {
+			j.final(s)
+		} else {
+			kept = append(kept, s)
+		}
+	}
+	clear(j.pending[len(kept):])
+	j.pending = kept
+	if closing || j.now.Sub(j.swept) >= sweepEvery {
+		j.swept = j.now
+		j.sweep(closing)
+	}
+}
+
+// final spools a session that will not change any more.
+func (j *jsonReport) final(s *dissect.Session) {
+	r := NewSession(s)
+	off, n := j.put(&r, "    ", nil)
+	j.sessions = append(j.sessions, spooled{start: s.StartTime, id: s.ID, off: off, n: n})
+	j.user(s)
+	k, ok := j.keyOf[s.ID]
+	j.unregister(s)
+	if s.Chat == nil || s.Kind != dissect.KindSwitchboard {
+		return
+	}
+	if !ok {
+		// A chat without a session id is a conversation of its own.
+		k = "session " + strconv.Itoa(s.ID)
+	}
+	g := j.groups[k]
+	if g == nil {
+		j.nextSeq++
+		g = &convGroup{key: k, seq: j.nextSeq, start: s.StartTime}
+		j.groups[k] = g
+		j.order = append(j.order, g)
+	}
+	g.ss = append(g.ss, s)
+	if s.StartTime.Before(g.start) {
+		g.start = s.StartTime
+	}
+	if s.EndTime.After(g.lastEnd) {
+		g.lastEnd = s.EndTime
+	}
+}
+
+// sweep spools the conversations whose sessions are all final.
+func (j *jsonReport) sweep(closing bool) {
+	kept := j.order[:0]
+	for _, g := range j.order {
+		if closing || j.openKeys[g.key] == 0 && j.now.Sub(g.lastEnd) > convGrace {
+			j.finalConv(g)
+		} else {
+			kept = append(kept, g)
+		}
+	}
+	clear(j.order[len(kept):])
+	j.order = kept
+}
+
+func (j *jsonReport) finalConv(g *convGroup) {
+	delete(j.groups, g.key)
+	c := conversationOf(g.ss)
+	off, n := j.put(&c, "    ", []byte(`{`+"\n"+`      "id": 0`))
+	users := make([]string, len(c.Participants))
+	for i, p := range c.Participants {
+		users[i] = p.User
+	}
+	j.convs = append(j.convs, spooledConv{start: g.start, seq: g.seq, off: off, n: n, users: users})
+}
+
+// user adds a session to its user's aggregate (BuildUsers).
+func (j *jsonReport) user(s *dissect.Session) {
+	if s.Auth == nil || s.Auth.User == "" {
+		return
+	}
+	u := j.users[s.Auth.User]
+	if u == nil {
+		u = &userAgg{}
+		j.users[s.Auth.User] = u
+	}
+	u.sessions = append(u.sessions, s.ID)
+	if s.Kind == dissect.KindNotification && s.HasContacts() && !s.ListNotSent {
+		if u.loginID == 0 || s.ID < u.loginID {
+			u.loginID, u.contactsAtLogin = s.ID, contactEntries(s.ContactsAtLogin())
+		}
+		if s.ID > u.endID {
+			u.endID, u.contactsAtEnd = s.ID, contactEntries(s.ContactsAtEnd())
+		}
+	}
+}
+
+// put encodes v indented under prefix into the spool and returns where;
+// skip is a prefix of the encoding left out of the spool.
+func (j *jsonReport) put(v any, prefix string, skip []byte) (int64, int) {
+	if j.err != nil {
+		return 0, 0
+	}
+	j.enc.buf.Reset()
+	e := json.NewEncoder(&j.enc.buf)
+	e.SetEscapeHTML(false)
+	e.SetIndent(prefix, "  ")
+	if j.err = e.Encode(v); j.err != nil {
+		return 0, 0
+	}
+	b := bytes.TrimSuffix(j.enc.buf.Bytes(), []byte("\n"))
+	if skip != nil {
+		if !bytes.HasPrefix(b, skip) {
+			j.err = errors.New("report: internal error: a conversation's JSON does not start with its id")
+			return 0, 0
+		}
+		b = b[len(skip):]
+	}
+	off, err := j.sp.write(b)
+	if err != nil {
+		j.err = err
+	}
+	return off, len(b)
+}
+
+// write writes the document: capture, sessions by start, conversations by
+// start (numbered in that order), users by name.
+func (j *jsonReport) write(w io.Writer, c Capture) error {
+	j.settle(true)
+	defer j.sp.close()
+	if j.err != nil {
+		return j.err
+	}
+	if err := j.sp.flush(); err != nil {
+		return err
+	}
+	slices.SortFunc(j.sessions, func(a, b spooled) int {
+		if x := a.start.Compare(b.start); x != 0 {
+			return x
+		}
+		return cmp.Compare(a.id, b.id)
+	})
+	slices.SortFunc(j.convs, func(a, b spooledConv) int {
+		if x := a.start.Compare(b.start); x != 0 {
+			return x
+		}
+		return cmp.Compare(a.seq, b.seq)
+	})
+	jw := &jsonWriter{w: w}
+	jw.raw("{\n  \"schema_version\": ")
+	jw.value(SchemaVersion, "  ")
+	jw.raw(",\n  \"capture\": ")
+	jw.value(c, "  ")
+	jw.raw(",\n  \"sessions\": ")
+	var buf []byte
+	jw.array(len(j.sessions), func(i int) {
+		e := j.sessions[i]
+		buf, jw.err = j.sp.read(buf, e.off, e.n)
+		jw.bytes(buf)
+	})
+	jw.raw(",\n  \"conversations\": ")
+	jw.array(len(j.convs), func(i int) {
+		e := j.convs[i]
+		jw.raw("{\n      \"id\": " + strconv.Itoa(i+1))
+		buf, jw.err = j.sp.read(buf, e.off, e.n)
+		jw.bytes(buf)
+	})
+	users := j.buildUsers()
+	jw.raw(",\n  \"users\": ")
+	jw.array(len(users), func(i int) { jw.value(&users[i], "    ") })
+	jw.raw("\n}\n")
+	return jw.err
+}
+
+// buildUsers is BuildUsers over the aggregates.
+func (j *jsonReport) buildUsers() []User {
+	out := make([]User, 0, len(j.users))
+	index := make(map[string]int, len(j.users))
+	for name, u := range j.users {
+		slices.Sort(u.sessions)
+		out = append(out, User{User: name, Sessions: u.sessions, Conversations: []int{}, Peers: []string{},
+			ContactsAtLogin: u.contactsAtLogin, ContactsAtEnd: u.contactsAtEnd})
+	}
+	slices.SortFunc(out, func(a, b User) int { return cmp.Compare(a.User, b.User) })
+	for i := range out {
+		index[out[i].User] = i
+	}
+	for ci, c := range j.convs {
+		for _, p := range c.users {
+			i, ok := index[p]
+			if !ok {
+				continue
+			}
+			u := &out[i]
+			u.Conversations = append(u.Conversations, ci+1)
+			for _, q := range c.users {
+				if q != p && !slices.Contains(u.Peers, q) {
+					u.Peers = append(u.Peers, q)
+				}
+			}
+		}
+	}
+	for i := range out {
+		slices.Sort(out[i].Peers)
+	}
+	return out
+}
+
+// spool holds encoded pieces of the document: in memory up to
+// spoolMemory, then in a temporary file, unlinked at once so that nothing
+// is left behind whatever happens to the process.
+type spool struct {
+	mem  []byte
+	f    *os.File
+	w    *bufio.Writer
+	size int64
+}
+
+func (s *spool) write(b []byte) (int64, error) {
+	off := s.size
+	s.size += int64(len(b))
+	if s.f == nil && len(s.mem)+len(b) <= spoolMemory {
+		s.mem = append(s.mem, b...)
+		return off, nil
+	}
+	if s.f == nil {
+		f, err := os.CreateTemp("", "msnsniff-json-*")
+		if err != nil {
+			return off, err
+		}
+		os.Remove(f.Name())
+		s.f, s.w = f, bufio.NewWriterSize(f, 256<<10)
+		if _, err := s.w.Write(s.mem); err != nil {
+			return off, err
+		}
+		s.mem = nil
+	}
+	_, err := s.w.Write(b)
+	return off, err
+}
+
+func (s *spool) flush() error {
+	if s.w != nil {
+		return s.w.Flush()
+	}
+	return nil
+}
+
+// read returns the n bytes at off, in buf's storage when it is large
+// enough.
+func (s *spool) read(buf []byte, off int64, n int) ([]byte, error) {
+	if s.f == nil {
+		return s.mem[off : off+int64(n)], nil
+	}
+	if cap(buf) < n {
+		buf = make([]byte, n)
+	}
+	buf = buf[:n]
+	_, err := s.f.ReadAt(buf, off)
+	return buf, err
+}
+
+func (s *spool) close() {
+	if s.f != nil {
+		s.f.Close()
+		s.f, s.w = nil, nil
+	}
+	s.mem = nil
+}

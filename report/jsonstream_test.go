@@ -1,0 +1,128 @@
+package report
+
+import (
+	"bytes"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/msnsniff/msnsniff/dissect"
+)
+
+// keepSessions collects ended sessions next to another handler.
+type keepSessions struct {
+	dissect.Handler
+	ss []*dissect.Session
+}
+
+func (k *keepSessions) SessionEnd(s *dissect.Session) {
+	k.ss = append(k.ss, s)
+	k.Handler.SessionEnd(s)
+}
+
+// replayAll runs every transcript through one Analyzer, an hour of packet
+// time apart, so that the streamed report settles sessions and
+// conversations while it runs (convGrace), not only at Close. Connections
+// of a transcript stay open until its last event, then end in the
+// transcript's order. Each run's servers get their own ports, so that
+// chats of different runs never share a switchboard session id.
+func replayAll(tb testing.TB, names []string, h dissect.Handler) {
+	a := dissect.NewAnalyzer(h, dissect.Limits{})
+	now := time.Date(2024, 9, 14, 13, 52, 40, 0, time.UTC)
+	for run, name := range names {
+		text, err := os.ReadFile(name)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		tr, err := dissect.ParseTranscript(text)
+		if err != nil {
+			tb.Fatalf("%s: %v", name, err)
+		}
+		sessions := make([]*dissect.Session, len(tr.Conns))
+		for _, e := range tr.Events {
+			now = now.Add(time.Millisecond + e.Wait)
+			s := sessions[e.Conn]
+			if s == nil {
+				c := tr.Conns[e.Conn]
+				server := netip.AddrPortFrom(c.Server.Addr(), c.Server.Port()+uint16(run))
+				s = a.Open(dissect.ConnInfo{Client: c.Client, Server: server, Start: now, SYN: true, DetectedBy: "port"})
+				sessions[e.Conn] = s
+			}
+			s.Feed(e.Dir, now, bytes.Clone(e.Data))
+		}
+		for _, s := range sessions {
+			if s != nil {
+				now = now.Add(time.Millisecond)
+				s.End(now, true)
+			}
+		}
+		now = now.Add(time.Hour)
+	}
+}
+
+// TestJSONStreamMatchesBatch holds the streamed JSON document (sessions
+// and conversations spooled as they become final, to memory or to a
+// temporary file) to the one written from all sessions kept to the end.
+func TestJSONStreamMatchesBatch(t *testing.T) {
+	names, err := filepath.Glob("../testdata/*.txt")
+	if err != nil || len(names) < 10 {
+		t.Fatalf("transcripts: %v %v", names, err)
+	}
+	capture := Capture{Packets: 10, Bytes: 1000, Anomalies: []Count{}}
+	for _, mem := range []int{spoolMemory, 0, 4096} {
+		var got bytes.Buffer
+		out := NewOutput(&got, Options{Format: FormatJSON})
+		keep := &keepSessions{Handler: out}
+		saved := spoolMemory
+		spoolMemory = mem
+		replayAll(t, names, keep)
+		if err := out.Close(capture); err != nil {
+			t.Fatal(err)
+		}
+		spoolMemory = saved
+		var want bytes.Buffer
+		if err := writeJSON(&want, capture, keep.ss); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got.Bytes(), want.Bytes()) {
+			i := 0
+			for i < min(got.Len(), want.Len()) && got.Bytes()[i] == want.Bytes()[i] {
+				i++
+			}
+			t.Fatalf("spool memory %d: streamed JSON differs from the batch document at byte %d:\ngot  %q\nwant %q",
+				mem, i, got.Bytes()[max(0, i-200):min(got.Len(), i+200)], want.Bytes()[max(0, i-200):min(want.Len(), i+200)])
+		}
+		if n := bytes.Count(got.Bytes(), []byte(`"session_id"`)); n < 5 {
+			t.Fatalf("only %d conversations: the test covers too little", n)
+		}
+	}
+}
+
+// TestJSONStreamSettles checks that the streamed report lets go of what
+// is final while it runs: after an hour of packet time nothing of the
+// earlier transcripts is pending.
+func TestJSONStreamSettles(t *testing.T) {
+	names, err := filepath.Glob("../testdata/msnp*-chat.txt")
+	if err != nil || len(names) == 0 {
+		t.Fatalf("transcripts: %v %v", names, err)
+	}
+	out := NewOutput(&bytes.Buffer{}, Options{Format: FormatJSON})
+	replayAll(t, append(names, names...), out)
+	j := out.js
+	if len(j.sessions) == 0 || len(j.convs) == 0 {
+		t.Fatalf("%d sessions, %d conversations spooled before Close: nothing settles while running", len(j.sessions), len(j.convs))
+	}
+	if len(j.keyOf) != 0 {
+		t.Errorf("%d chats open after their connections ended", len(j.keyOf))
+	}
+	// The dispatch sessions of later runs refer to the first run's
+	// notification server address, which the port shift moved: their
+	// referrals are never followed, and only they wait.
+	for _, s := range j.pending {
+		if s.AwaitingLinks() == 0 || s.Kind != dissect.KindDispatch {
+			t.Errorf("session %d (%s) pending with %d links awaited", s.ID, s.Kind, s.AwaitingLinks())
+		}
+	}
+}
