@@ -1,6 +1,9 @@
 package dissect
 
-import "bytes"
+import (
+	"bytes"
+	"strings"
+)
 
 // Header is one MIME header of a MSG payload.
 type Header struct {
@@ -17,24 +20,29 @@ const maxHeaders = 64
 // line. ok is false when b does not start with a complete header block;
 // then body is b. Header strings are copies; body is a view of b.
 func ParseMIME(b []byte) (hs []Header, body []byte, ok bool) {
-	rest := b
+	end := bytes.Index(b, []byte("\r\n\r\n"))
+	if end < 0 {
+		return nil, b, false
+	}
+	// One string for the header block, names and values substrings of it.
+	block := string(b[:end+2])
+	hs = make([]Header, 0, min(strings.Count(block, "\r\n"), maxHeaders))
+	rest := block
 	for len(hs) < maxHeaders {
-		i := bytes.Index(rest, []byte("\r\n"))
+		i := strings.Index(rest, "\r\n")
 		if i < 0 {
-			return nil, b, false
+			return hs, b[end+4:], len(hs) > 0
 		}
 		line := rest[:i]
 		rest = rest[i+2:]
-		if len(line) == 0 {
-			return hs, rest, len(hs) > 0
-		}
-		name, value, found := bytes.Cut(line, []byte(":"))
-		if !found || len(name) == 0 || bytes.IndexByte(name, ' ') >= 0 {
+		name, value, found := strings.Cut(line, ":")
+		if !found || len(name) == 0 || strings.IndexByte(name, ' ') >= 0 {
 			return nil, b, false
 		}
-		hs = append(hs, Header{Name: string(name), Value: string(bytes.TrimLeft(value, " "))})
+		hs = append(hs, Header{Name: name, Value: strings.TrimLeft(value, " ")})
 	}
-	return hs, rest, true
+	// More than maxHeaders headers: the body starts after the last read.
+	return hs, b[len(block)-len(rest):], true
 }
 
 // ParseHeaders reads "Name: value" lines up to an empty line or the end
@@ -75,10 +83,24 @@ func HeaderValue(hs []Header, name string) string {
 
 // mediaType returns the content type without its parameters, lower-cased.
 func mediaType(ct string) string {
-	if i := bytes.IndexByte([]byte(ct), ';'); i >= 0 {
+	if i := strings.IndexByte(ct, ';'); i >= 0 {
 		ct = ct[:i]
 	}
-	return string(bytes.ToLower(bytes.TrimSpace([]byte(ct))))
+	ct = strings.TrimSpace(ct)
+	for _, t := range knownMediaTypes {
+		if strings.EqualFold(ct, t) {
+			return t
+		}
+	}
+	return strings.ToLower(ct)
+}
+
+// knownMediaTypes are the MSG content types classify tells apart, which
+// mediaType returns without allocating.
+var knownMediaTypes = []string{
+	"text/plain", "text/x-msmsgscontrol", "text/x-msmsgsinvite", "text/x-msnmsgr-datacast",
+	"text/x-mms-emoticon", "text/x-mms-animemoticon", "application/x-ms-ink", "image/gif",
+	"application/x-msnmsgrp2p",
 }
 
 // Block is one header block of an MSNP21 payload (SDG, PUT, DEL, NFY):

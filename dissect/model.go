@@ -66,6 +66,8 @@ type Command struct {
 	PayloadLost int
 	// BareLF is set when the line ended in LF without CR.
 	BareLF bool
+
+	argBuf [4]string // Args' storage when there are at most four
 }
 
 // Line returns the command line as it was on the wire, without its line

@@ -417,9 +417,24 @@ func (h *half) line(t time.Time, off int64, raw []byte, inSync bool) int {
 		first = 1
 	}
 	if len(params) > first {
-		c.Args = make([]string, len(params)-first)
+		// One string for all the arguments, each a substring of it:
+		// splitLine cut body at single spaces, so argument k starts one
+		// byte after the end of argument k-1.
+		pos := len(verb) + 1
+		for _, p := range params[:first] {
+			pos += len(p) + 1
+		}
+		all := string(body[pos:])
+		n := len(params) - first
+		if n <= len(c.argBuf) {
+			c.Args = c.argBuf[:n:n]
+		} else {
+			c.Args = make([]string, n)
+		}
+		at := 0
 		for i, p := range params[first:] {
-			c.Args[i] = string(p)
+			c.Args[i] = all[at : at+len(p)]
+			at += len(p) + 1
 		}
 	}
 	if bareLF {
