@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gopacket/gopacket"
@@ -126,7 +127,7 @@ func (e *FileError) Unwrap() error { return e.Err }
 
 // Source reads the packets of one capture file, pcap or pcapng, optionally
 // gzip-compressed; the format is told by the magic number. A Source is not
-// safe for concurrent use.
+// safe for concurrent use, except for its Progress method.
 type Source struct {
 	name    string
 	format  string
@@ -141,12 +142,18 @@ type Source struct {
 	bytes   int64
 	offset  int64 // of the next pcap record, -1 when unknown
 	err     error // sticky: io.EOF or a *FileError
+
+	// For Progress: the file's size (-1 when unknown), the bytes read
+	// from it and the packets read before its latest read.
+	size      int64
+	consumed  atomic.Int64
+	published atomic.Int64
 }
 
 // Open opens the capture file name, or reads stdin when name is "-". It reads
 // the file header and returns a *FileError if it is not a capture file.
 func Open(name string, stdin io.Reader) (*Source, error) {
-	s := &Source{name: name}
+	s := &Source{name: name, size: -1}
 	var r io.Reader
 	if name == "-" {
 		s.name = "stdin"
@@ -161,12 +168,41 @@ func Open(name string, stdin io.Reader) (*Source, error) {
 		}
 		s.closer = f
 		r = f
+		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+			s.size = fi.Size()
+		}
 	}
-	if err := s.start(r); err != nil {
+	if err := s.start(&countingReader{r: r, s: s}); err != nil {
 		_ = s.Close() // the header error is the one to report
 		return nil, &FileError{File: s.name, Err: err}
 	}
 	return s, nil
+}
+
+// countingReader is what a Source reads its file through: it counts the
+// bytes for Progress, once per fill of the read buffer, not per packet.
+type countingReader struct {
+	r io.Reader
+	s *Source
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.s.consumed.Add(int64(n))
+	// The reads are made by Next, on the goroutine that counts packets.
+	c.s.published.Store(c.s.packets)
+	return n, err
+}
+
+// Progress returns how many bytes of the file have been read so far, the
+// file's size, -1 when it is not known (stdin, a pipe), and the packets
+// read up to the latest read of the file. The bytes are those of the file,
+// compressed if it is; they run ahead of the packets by at most the read
+// buffer (512 KiB), and the packets lag by as much. Unlike the other
+// methods, Progress is safe to call from any goroutine at any time, also
+// while Run reads the Source.
+func (s *Source) Progress() (read, size, packets int64) {
+	return s.consumed.Load(), s.size, s.published.Load()
 }
 
 // start detects the format and reads the file header.

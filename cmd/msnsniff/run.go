@@ -110,7 +110,7 @@ func parseFlags(args []string, stderr io.Writer) (cfg config, help bool, err err
 	fs.BoolVar(&redactOff, "no-redact", false, "show credentials; the default for json and ndjson output")
 	fs.BoolVar(&cfg.raw, "raw", false, "print wire strings unescaped in table and transcript output")
 	fs.BoolVarP(&cfg.verbose, "verbose", "v", false, "more detail (packet times in transcripts)")
-	fs.BoolVarP(&cfg.quiet, "quiet", "q", false, "no anomaly summary on stderr")
+	fs.BoolVarP(&cfg.quiet, "quiet", "q", false, "no progress line or anomaly summary on stderr")
 	fs.BoolVarP(&cfg.flush, "line-buffered", "l", false, "flush the output after each record")
 	fs.BoolVarP(&help, "help", "h", false, "show this help")
 	if err := fs.Parse(args); err != nil {
@@ -289,16 +289,23 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	// Live output is flushed as it is written, each command or session.
 	ropt := report.Options{Format: cfg.format, Raw: cfg.raw, Verbose: cfg.verbose, Flush: cfg.flush || live != nil,
 		Chats: cfg.chats, Redact: cfg.redact, StreamTables: live != nil}
-	rep := report.NewOutput(out, ropt)
+	// The progress line is for reading files: a live capture has no end.
+	var prog *progress
+	if live == nil {
+		prog = startProgress(stderr, sources, cfg.quiet)
+	}
+	rep := report.NewOutput(prog.output(out), ropt)
 	var capture report.Capture
 	var gwCounts []reassembly.Count
 	if live != nil {
 		capture = captureLive(ctx, cfg, live, rep, eopt, stderr, fail)
 	} else {
 		an := dissect.NewAnalyzer(rep, dissect.Limits{})
-		gw := withGateway(sink{an}, cfg.gateway)
+		gw := withGateway(prog.sink(sink{an}), cfg.gateway)
 		eng := reassembly.NewEngine(gw, eopt)
-		if err := reassembly.Run(sources, eng); err != nil {
+		err := reassembly.Run(sources, eng)
+		prog.stop()
+		if err != nil {
 			fail(err)
 			inputErrs = append(inputErrs, strings.Split(err.Error(), "\n")...)
 		}
