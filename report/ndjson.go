@@ -2,7 +2,6 @@ package report
 
 import (
 	"encoding/base64"
-	"encoding/json"
 	"io"
 	"unicode/utf8"
 
@@ -148,29 +147,49 @@ type SummaryRecord struct {
 	Capture
 }
 
+// ndjsonWriter writes the NDJSON records with the appenders of append.go
+// into one reused buffer, a Write to w per line: the bytes json.Encoder
+// (SetEscapeHTML(false)) would write, without its reflection.
 type ndjsonWriter struct {
-	enc *json.Encoder
+	w   io.Writer
+	buf []byte
+	cmd commandEncoder
 }
 
+// maxLineBuffer bounds the line buffer kept between records; a line
+// longer than that (a large payload full of escapes) gets its own buffer,
+// dropped after the write. Most lines are under 1 KiB.
+const maxLineBuffer = 256 << 10
+
 func newNDJSONWriter(w io.Writer) *ndjsonWriter {
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	return &ndjsonWriter{enc: enc}
+	return &ndjsonWriter{w: w, buf: make([]byte, 0, 4<<10)}
+}
+
+// write writes the line b, built in n.buf, with its newline.
+func (n *ndjsonWriter) write(b []byte) error {
+	b = append(b, '\n')
+	_, err := n.w.Write(b)
+	if cap(b) <= maxLineBuffer {
+		n.buf = b[:0]
+	}
+	return err
 }
 
 func (n *ndjsonWriter) command(c *dissect.Command) error {
-	r := NewCommandRecord(c)
-	return n.enc.Encode(&r)
+	return n.write(n.cmd.appendCommand(n.buf[:0], c))
 }
 
 func (n *ndjsonWriter) anomaly(session int, a *dissect.Anomaly) error {
-	return n.enc.Encode(AnomalyRecord{Type: "anomaly", Session: session, Anomaly: NewAnomaly(a)})
+	r := AnomalyRecord{Type: "anomaly", Session: session, Anomaly: NewAnomaly(a)}
+	return n.write(appendAnomalyRecord(n.buf[:0], &r))
 }
 
 func (n *ndjsonWriter) session(s *dissect.Session) error {
-	return n.enc.Encode(SessionRecord{Type: "session", Session: NewSession(s)})
+	r := SessionRecord{Type: "session", Session: NewSession(s)}
+	return n.write(appendSessionRecord(n.buf[:0], &r))
 }
 
 func (n *ndjsonWriter) summary(c Capture) error {
-	return n.enc.Encode(SummaryRecord{Type: "summary", SchemaVersion: SchemaVersion, Capture: c})
+	r := SummaryRecord{Type: "summary", SchemaVersion: SchemaVersion, Capture: c}
+	return n.write(appendSummaryRecord(n.buf[:0], &r))
 }
