@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"cmp"
-	"encoding/json"
 	"errors"
 	"io"
 	"os"
@@ -31,7 +30,7 @@ const (
 	// (a participant's connection ending later, a late ANS, or one that
 	// reassembly delivers late: a connection whose first segment was lost
 	// can reach the dissector a minute after it started).
-	convGrace = 2 * time.Minute
+	convGrace = 30 * time.Second
 	// sweepEvery is how often, in packet time, conversations are checked
 	// for completion.
 	sweepEvery = time.Second
@@ -44,7 +43,7 @@ var spoolMemory = 8 << 20
 // jsonReport builds the JSON document as sessions end.
 type jsonReport struct {
 	sp       spool
-	enc      jsonWriter
+	buf, ind []byte    // the compact and the indented encoding, reused
 	now      time.Time // newest packet time seen
 	swept    time.Time
 	pending  []*dissect.Session // ended, still awaiting links (Session.AwaitingLinks)
@@ -52,11 +51,19 @@ type jsonReport struct {
 	groups   map[string]*convGroup
 	order    []*convGroup // groups not yet final, in creation order
 	nextSeq  int
-	convs    []spooledConv
-	keyOf    map[int]string // open switchboard sessions' conversation keys, by session ID
-	openKeys map[string]int // switchboard sessions of each key not yet final
-	users    map[string]*userAgg
-	err      error
+	// finals and finalConvs count the sessions and conversations made
+	// final so far.
+	finals, finalConvs int
+	convs              []spooledConv
+	keyOf              map[int]string // open switchboard sessions' conversation keys, by session ID
+	openKeys           map[string]int // switchboard sessions of each key not yet final
+	users              map[string]*userAgg
+	err                error
+	// emit hands final sessions and conversations to the encoding side
+	// (jsonReport.encode), on the worker goroutine when there is one.
+	// Only the encoding side touches sp, enc, sessions, convs, users and
+	// err until Close.
+	emit func(event)
 }
 
 type spooled struct {
@@ -91,7 +98,31 @@ type userAgg struct {
 }
 
 func newJSONReport() *jsonReport {
-	return &jsonReport{groups: map[string]*convGroup{}, keyOf: map[int]string{}, openKeys: map[string]int{}, users: map[string]*userAgg{}}
+	j := &jsonReport{groups: map[string]*convGroup{}, keyOf: map[int]string{}, openKeys: map[string]int{}, users: map[string]*userAgg{}}
+	j.emit = func(e event) { j.encode(&e) }
+	return j
+}
+
+// encode is the encoding side: it spools a final session or conversation.
+func (j *jsonReport) encode(e *event) {
+	switch e.kind {
+	case evJSONSession:
+		s := e.s
+		r := NewSession(s)
+		j.buf = appendSession(j.buf[:0], &r)
+		off, n := j.put(j.buf, nil)
+		j.sessions = append(j.sessions, spooled{start: s.StartTime, id: s.ID, off: off, n: n})
+		j.user(s)
+	case evJSONConv:
+		c := conversationOf(e.ss)
+		j.buf = appendConversation(j.buf[:0], &c)
+		off, n := j.put(j.buf, []byte(`{`+"\n"+`      "id": 0`))
+		users := make([]string, len(c.Participants))
+		for i, p := range c.Participants {
+			users[i] = p.User
+		}
+		j.convs = append(j.convs, spooledConv{start: e.start, seq: e.seq, off: off, n: n, users: users})
+	}
 }
 
 // convKey is the conversation a switchboard session belongs to, "" when it
@@ -168,10 +199,8 @@ func (j *jsonReport) settle(closing bool) {
 
 // final spools a session that will not change any more.
 func (j *jsonReport) final(s *dissect.Session) {
-	r := NewSession(s)
-	off, n := j.put(&r, "    ", nil)
-	j.sessions = append(j.sessions, spooled{start: s.StartTime, id: s.ID, off: off, n: n})
-	j.user(s)
+	j.finals++
+	j.emit(event{kind: evJSONSession, s: s})
 	k, ok := j.keyOf[s.ID]
 	j.unregister(s)
 	if s.Chat == nil || s.Kind != dissect.KindSwitchboard {
@@ -213,13 +242,8 @@ func (j *jsonReport) sweep(closing bool) {
 
 func (j *jsonReport) finalConv(g *convGroup) {
 	delete(j.groups, g.key)
-	c := conversationOf(g.ss)
-	off, n := j.put(&c, "    ", []byte(`{`+"\n"+`      "id": 0`))
-	users := make([]string, len(c.Participants))
-	for i, p := range c.Participants {
-		users[i] = p.User
-	}
-	j.convs = append(j.convs, spooledConv{start: g.start, seq: g.seq, off: off, n: n, users: users})
+	j.finalConvs++
+	j.emit(event{kind: evJSONConv, ss: g.ss, seq: g.seq, start: g.start})
 }
 
 // user adds a session to its user's aggregate (BuildUsers).
@@ -243,20 +267,14 @@ func (j *jsonReport) user(s *dissect.Session) {
 	}
 }
 
-// put encodes v indented under prefix into the spool and returns where;
-// skip is a prefix of the encoding left out of the spool.
-func (j *jsonReport) put(v any, prefix string, skip []byte) (int64, int) {
+// put indents compact, an element of a top-level array, into the spool
+// and returns where; skip is a prefix of the indented form left out.
+func (j *jsonReport) put(compact []byte, skip []byte) (int64, int) {
 	if j.err != nil {
 		return 0, 0
 	}
-	j.enc.buf.Reset()
-	e := json.NewEncoder(&j.enc.buf)
-	e.SetEscapeHTML(false)
-	e.SetIndent(prefix, "  ")
-	if j.err = e.Encode(v); j.err != nil {
-		return 0, 0
-	}
-	b := bytes.TrimSuffix(j.enc.buf.Bytes(), []byte("\n"))
+	b := appendIndent(j.ind[:0], compact, "    ", "  ")
+	j.ind = b[:0]
 	if skip != nil {
 		if !bytes.HasPrefix(b, skip) {
 			j.err = errors.New("report: internal error: a conversation's JSON does not start with its id")
@@ -271,10 +289,13 @@ func (j *jsonReport) put(v any, prefix string, skip []byte) (int64, int) {
 	return off, len(b)
 }
 
+// close makes everything final; once the encoding side is done with it,
+// write writes the document.
+func (j *jsonReport) close() { j.settle(true) }
+
 // write writes the document: capture, sessions by start, conversations by
 // start (numbered in that order), users by name.
 func (j *jsonReport) write(w io.Writer, c Capture) error {
-	j.settle(true)
 	defer j.sp.close()
 	if j.err != nil {
 		return j.err

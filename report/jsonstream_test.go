@@ -110,9 +110,10 @@ func TestJSONStreamSettles(t *testing.T) {
 	}
 	out := NewOutput(&bytes.Buffer{}, Options{Format: FormatJSON})
 	replayAll(t, append(names, names...), out)
+	defer out.Close(Capture{})
 	j := out.js
-	if len(j.sessions) == 0 || len(j.convs) == 0 {
-		t.Fatalf("%d sessions, %d conversations spooled before Close: nothing settles while running", len(j.sessions), len(j.convs))
+	if j.finals == 0 || j.finalConvs == 0 {
+		t.Fatalf("%d sessions, %d conversations final before Close: nothing settles while running", j.finals, j.finalConvs)
 	}
 	if len(j.keyOf) != 0 {
 		t.Errorf("%d chats open after their connections ended", len(j.keyOf))

@@ -66,6 +66,10 @@ type Output struct {
 	tr        *transcriptWriter
 	js        *jsonReport
 	anomalies map[string]int64
+	// wk renders NDJSON and JSON on its own goroutine (async.go); werr is
+	// its first error, read after wk.wait.
+	wk   *worker
+	werr error
 }
 
 // NewOutput returns an Output writing to w.
@@ -74,12 +78,36 @@ func NewOutput(w io.Writer, opt Options) *Output {
 	switch opt.Format {
 	case FormatNDJSON:
 		o.nd = newNDJSONWriter(o.w)
+		if !opt.Flush {
+			o.wk = newWorker(o.render)
+		}
 	case FormatTranscript:
 		o.tr = &transcriptWriter{w: o.w, raw: opt.Raw, verbose: opt.Verbose}
 	case FormatJSON:
 		o.js = newJSONReport()
+		o.wk = newWorker(o.js.encode)
+		o.js.emit = o.wk.put
 	}
 	return o
+}
+
+// render writes one NDJSON record, on the worker's goroutine.
+func (o *Output) render(e *event) {
+	if o.werr != nil {
+		return
+	}
+	n := o.nd
+	switch e.kind {
+	case evCommand:
+		o.werr = n.command(e.c)
+	case evAnomaly:
+		o.werr = n.anomaly(e.id, e.a)
+	case evSession:
+		o.werr = n.session(e.s)
+	case evSessionReport:
+		r := SessionRecord{Type: "session", Session: *e.r}
+		o.werr = n.write(appendSessionRecord(n.buf[:0], &r))
+	}
 }
 
 // Command implements dissect.Handler.
@@ -98,6 +126,9 @@ func (o *Output) Command(s *dissect.Session, c *dissect.Command) {
 		c = redactCommand(c)
 	}
 	switch {
+	case o.wk != nil:
+		o.wk.put(event{kind: evCommand, c: c})
+		return
 	case o.nd != nil:
 		o.setErr(o.nd.command(c))
 	case o.tr != nil:
@@ -119,6 +150,10 @@ func (o *Output) Anomaly(s *dissect.Session, a *dissect.Anomaly) {
 	if o.err != nil || o.nd == nil {
 		return
 	}
+	if o.wk != nil {
+		o.wk.put(event{kind: evAnomaly, id: s.ID, a: a})
+		return
+	}
 	o.setErr(o.nd.anomaly(s.ID, a))
 }
 
@@ -128,6 +163,15 @@ func (o *Output) SessionEnd(s *dissect.Session) {
 		return
 	}
 	switch {
+	case o.nd != nil && o.wk != nil:
+		if s.AwaitingLinks() == 0 {
+			o.wk.put(event{kind: evSession, s: s})
+		} else {
+			// A later connection may still link to s: take its report
+			// now, as the in-line rendering does.
+			r := NewSession(s)
+			o.wk.put(event{kind: evSessionReport, r: &r})
+		}
 	case o.nd != nil:
 		o.setErr(o.nd.session(s))
 		if o.opt.Flush {
@@ -163,6 +207,14 @@ func (o *Output) AnomalyTotals() []Count {
 // tables, or the NDJSON summary — and flushes. It returns the first write
 // error.
 func (o *Output) Close(c Capture) error {
+	if o.js != nil {
+		o.js.close()
+	}
+	if o.wk != nil {
+		o.wk.wait()
+		o.wk = nil
+		o.setErr(o.werr)
+	}
 	if o.err != nil {
 		return o.err
 	}
