@@ -171,7 +171,7 @@ func (e *Engine) Packet(data []byte, ci gopacket.CaptureInfo, link layers.LinkTy
 		e.stats.Decode[DecodeTCP]++
 		return
 	}
-	if !e.ports.either(binary.BigEndian.Uint16(seg[0:2]), binary.BigEndian.Uint16(seg[2:4])) && !e.detect(p.src, p.dst, seg) {
+	if !e.ports.either(binary.BigEndian.Uint16(seg[0:2]), binary.BigEndian.Uint16(seg[2:4])) && !e.detect(p.src, p.dst, seg, p.v6, data, ci, link, file, num) {
 		e.stats.TCP++
 		e.stats.OtherPort++
 		return
@@ -353,6 +353,7 @@ func (e *Engine) Finish(t time.Time) {
 	if t.Before(e.now) {
 		t = e.now
 	}
+	e.finishHeld() // connections on other ports still held are decided
 	e.finishing, e.endTime = true, t
 	e.deferring = true
 	e.asm.FlushAll()
