@@ -173,8 +173,16 @@ func WriteWorkload(w io.Writer, opt WorkloadOptions) (WorkloadStats, error) {
 		h       userHeap
 		planned = pw.Bytes() // written plus held
 		next    = opt.Start  // arrival of the next user
+		last    time.Time    // time of the last packet written
 	)
 	for {
+		// Once the capture has reached its size, lost packets can make
+		// room for more users; the arrival time drawn for the next one
+		// may then be long past. A user never arrives before the last
+		// packet written, so that the capture stays in time order.
+		if st.Packets > 0 && next.Before(last) {
+			next = last
+		}
 		// Bring in every user who arrives before the next packet due, as
 		// long as the capture needs more.
 		for planned < opt.Size && st.Users < maxWorkloadUsers && (len(h) == 0 || !next.After(h[0].pkts[h[0].i].Time)) {
@@ -225,6 +233,7 @@ func WriteWorkload(w io.Writer, opt WorkloadOptions) (WorkloadStats, error) {
 			st.First = p.Time.Truncate(time.Microsecond)
 		}
 		st.Last = p.Time.Truncate(time.Microsecond)
+		last = p.Time
 		st.Packets++
 	}
 	if err := pw.Flush(); err != nil {
