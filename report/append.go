@@ -97,11 +97,29 @@ func appendString[S []byte | string](dst []byte, src S) []byte {
 	return append(dst, '"')
 }
 
-// appendTime appends t as Time.MarshalJSON writes it, without allocating.
+// appendTime appends t as Time.MarshalJSON writes it (TimeFormat in UTC:
+// fraction truncated to microseconds, zone "Z"), without allocating. Years
+// 0 to 9999 are written digit by digit, a few times faster than
+// AppendFormat; others go through AppendFormat.
 func appendTime(dst []byte, t time.Time) []byte {
-	dst = append(dst, '"')
-	dst = t.UTC().AppendFormat(dst, TimeFormat)
-	return append(dst, '"')
+	t = t.UTC()
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
+		dst = append(dst, '"')
+		dst = t.AppendFormat(dst, TimeFormat)
+		return append(dst, '"')
+	}
+	hour, minute, sec := t.Clock()
+	us := t.Nanosecond() / 1000
+	return append(dst, '"',
+		byte('0'+year/1000), byte('0'+year/100%10), byte('0'+year/10%10), byte('0'+year%10), '-',
+		byte('0'+int(month)/10), byte('0'+int(month)%10), '-',
+		byte('0'+day/10), byte('0'+day%10), 'T',
+		byte('0'+hour/10), byte('0'+hour%10), ':',
+		byte('0'+minute/10), byte('0'+minute%10), ':',
+		byte('0'+sec/10), byte('0'+sec%10), '.',
+		byte('0'+us/100000), byte('0'+us/10000%10), byte('0'+us/1000%10),
+		byte('0'+us/100%10), byte('0'+us/10%10), byte('0'+us%10), 'Z', '"')
 }
 
 func appendTimePtr(dst []byte, t *Time) []byte {

@@ -484,10 +484,38 @@ func (f *filler) time() Time {
 	case 0:
 		return Time{}
 	case 1:
-		return Time{time.Date(10000+r.IntN(5000), 1, 1, 0, 0, 0, 0, time.UTC)}
+		return Time{time.Date(r.IntN(30000)-10000, time.Month(1+r.IntN(12)), 1+r.IntN(28), 0, 0, 0, r.IntN(1e9), time.UTC)}
 	}
 	zone := time.FixedZone("z", (r.IntN(48)-24)*1800)
 	return Time{time.Unix(r.Int64N(4e9), r.Int64N(1e9)).In(zone)}
+}
+
+// TestAppendTime holds appendTime to Time.MarshalJSON: edge dates,
+// truncation to microseconds, zones that move the date, years outside
+// 0-9999, and random times over the years -10000 to 20000.
+func TestAppendTime(t *testing.T) {
+	plus1 := time.FixedZone("+01", 3600)
+	times := []time.Time{
+		{}, time.Unix(0, 0), time.Unix(0, 999), time.Unix(0, 999999), time.Unix(1, 999999999),
+		time.Date(2024, 1, 1, 0, 30, 0, 0, plus1), time.Date(2024, 2, 29, 23, 59, 59, 999999999, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC), time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(10000, 1, 1, 0, 30, 0, 0, plus1), time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(0, 1, 1, 0, 30, 0, 0, plus1), time.Date(-1, 6, 15, 12, 0, 0, 1000, time.UTC),
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for i := 0; i < 10000; i++ {
+		zone := time.FixedZone("z", (rng.IntN(48)-24)*1800)
+		times = append(times, time.Unix(rng.Int64N(946e9)-378e9, rng.Int64N(1e9)).In(zone))
+	}
+	for _, tm := range times {
+		want, err := Time{tm}.MarshalJSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := appendTime(nil, tm); !bytes.Equal(got, want) {
+			t.Fatalf("appendTime(%v) = %s, want %s", tm, got, want)
+		}
+	}
 }
 
 // TestAppendIndent holds appendIndent to json.Indent on the compact
