@@ -2,6 +2,7 @@ package dissect
 
 import (
 	"cmp"
+	"strings"
 	"time"
 )
 
@@ -264,15 +265,17 @@ func classify(m *Message, payload []byte) {
 	if !ok {
 		return
 	}
-	m.ContentType = HeaderValue(hs, "Content-Type")
+	// The header values are substrings of the whole header block; what
+	// the message keeps is copied, so that the block is not kept with it.
+	m.ContentType = internContentType(HeaderValue(hs, "Content-Type"))
 	switch mediaType(m.ContentType) {
 	case "text/plain":
 		m.Type = "text"
 		m.Text = string(body[:min(len(body), maxText)])
-		m.Format = HeaderValue(hs, "X-MMS-IM-Format")
+		m.Format = strings.Clone(HeaderValue(hs, "X-MMS-IM-Format"))
 	case "text/x-msmsgscontrol":
 		m.Type = "typing"
-		m.TypingUser = HeaderValue(hs, "TypingUser")
+		m.TypingUser = strings.Clone(HeaderValue(hs, "TypingUser"))
 	case "text/x-msmsgsinvite":
 		m.Type = "invite"
 		bh := ParseHeaders(body)
@@ -304,4 +307,33 @@ func classify(m *Message, payload []byte) {
 			m.P2P = &h
 		}
 	}
+}
+
+// commonContentTypes are the Content-Type values of nearly every MSG,
+// kept once rather than per message.
+var commonContentTypes = []string{
+	"text/plain; charset=UTF-8",
+	"text/x-msmsgscontrol",
+	"text/x-msmsgsinvite; charset=UTF-8",
+	"application/x-msnmsgrp2p",
+	"text/x-msnmsgr-datacast",
+	"text/x-mms-emoticon",
+	"text/x-mms-animemoticon",
+	"text/x-msmsgsprofile; charset=UTF-8",
+	"text/x-msmsgsinitialemailnotification; charset=UTF-8",
+	"text/x-msmsgsemailnotification; charset=UTF-8",
+	"text/x-msmsgsactivemailnotification; charset=UTF-8",
+	"text/x-msmsgssystemmessage; charset=UTF-8",
+	"text/x-msmsgsinitialmdatanotification; charset=UTF-8",
+}
+
+// internContentType returns ct as one of commonContentTypes when it is
+// one, else a copy of it.
+func internContentType(ct string) string {
+	for _, c := range commonContentTypes {
+		if c == ct {
+			return c
+		}
+	}
+	return strings.Clone(ct)
 }

@@ -1,5 +1,7 @@
 package dissect
 
+import "slices"
+
 // Transaction matching (msnp-grammar.md §1.1): a client command with TrID n
 // is matched to every server line carrying n, whatever comes in between.
 // TrID 0 on a server line marks an unsolicited use of a verb unless a
@@ -16,7 +18,10 @@ func (s *Session) track(c *Command) *Transaction {
 		s.anomaly(Anomaly{Kind: "trid_reused", Time: c.Time, Dir: c.Dir, Offset: c.Offset,
 			Detail: "TrID reused while a command with it is still unanswered", Line: quote([]byte(c.Line()))})
 	}
-	tx := &Transaction{TrID: c.TrID, Verb: c.Verb, Time: c.Time, Args: c.Args, Status: StatusPending}
+	// The arguments are copied: c.Args may live in c itself (argBuf), and
+	// the transaction would then keep the whole command, payload included,
+	// until the session ends.
+	tx := &Transaction{TrID: c.TrID, Verb: c.Verb, Time: c.Time, Args: slices.Clone(c.Args), Status: StatusPending}
 	if _, ok := s.open[c.TrID]; !ok {
 		s.remember(c.TrID)
 	}

@@ -66,19 +66,37 @@ type jsonReport struct {
 	emit func(event)
 }
 
+// The index entries hold no pointers, so that the collector does not
+// scan them: a 1 GB capture has 150,000 sessions.
 type spooled struct {
-	start time.Time
+	start stamp
 	id    int
 	off   int64
 	n     int
 }
 
 type spooledConv struct {
-	start time.Time
+	start stamp
 	seq   int
 	off   int64 // of the encoding after `"id": 0`
 	n     int
 	users []string // participants, in report order
+}
+
+// stamp is a time.Time without its location, ordered as Time.Compare
+// orders times.
+type stamp struct {
+	sec  int64
+	nsec int32
+}
+
+func stampOf(t time.Time) stamp { return stamp{t.Unix(), int32(t.Nanosecond())} }
+
+func (a stamp) compare(b stamp) int {
+	if c := cmp.Compare(a.sec, b.sec); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.nsec, b.nsec)
 }
 
 type convGroup struct {
@@ -90,11 +108,18 @@ type convGroup struct {
 	done    bool
 }
 
+// piece is where a spooled encoding is.
+type piece struct {
+	off int64
+	n   int
+}
+
 type userAgg struct {
-	sessions        []int
-	loginID, endID  int
-	contactsAtLogin []ContactEntry
-	contactsAtEnd   []ContactEntry
+	sessions       []int
+	loginID, endID int
+	// The contact lists, often the bulk of a user, are spooled as compact
+	// JSON arrays; n is 0 when there is none.
+	login, end piece
 }
 
 func newJSONReport() *jsonReport {
@@ -111,7 +136,7 @@ func (j *jsonReport) encode(e *event) {
 		r := NewSession(s)
 		j.buf = appendSession(j.buf[:0], &r)
 		off, n := j.put(j.buf, nil)
-		j.sessions = append(j.sessions, spooled{start: s.StartTime, id: s.ID, off: off, n: n})
+		j.sessions = append(j.sessions, spooled{start: stampOf(s.StartTime), id: s.ID, off: off, n: n})
 		j.user(s)
 	case evJSONConv:
 		c := conversationOf(e.ss)
@@ -121,7 +146,7 @@ func (j *jsonReport) encode(e *event) {
 		for i, p := range c.Participants {
 			users[i] = p.User
 		}
-		j.convs = append(j.convs, spooledConv{start: e.start, seq: e.seq, off: off, n: n, users: users})
+		j.convs = append(j.convs, spooledConv{start: stampOf(e.start), seq: e.seq, off: off, n: n, users: users})
 	}
 }
 
@@ -259,12 +284,26 @@ func (j *jsonReport) user(s *dissect.Session) {
 	u.sessions = append(u.sessions, s.ID)
 	if s.Kind == dissect.KindNotification && s.HasContacts() && !s.ListNotSent {
 		if u.loginID == 0 || s.ID < u.loginID {
-			u.loginID, u.contactsAtLogin = s.ID, contactEntries(s.ContactsAtLogin())
+			u.loginID, u.login = s.ID, j.putContacts(s.ContactsAtLogin())
 		}
 		if s.ID > u.endID {
-			u.endID, u.contactsAtEnd = s.ID, contactEntries(s.ContactsAtEnd())
+			u.endID, u.end = s.ID, j.putContacts(s.ContactsAtEnd())
 		}
 	}
+}
+
+// putContacts spools a contact list as a compact JSON array.
+func (j *jsonReport) putContacts(cs []dissect.Contact) piece {
+	es := contactEntries(cs)
+	j.buf = appendSlice(j.buf[:0], es, appendContactEntry)
+	if j.err != nil {
+		return piece{}
+	}
+	off, err := j.sp.write(j.buf)
+	if err != nil {
+		j.err = err
+	}
+	return piece{off, len(j.buf)}
 }
 
 // put indents compact, an element of a top-level array, into the spool
@@ -291,7 +330,9 @@ func (j *jsonReport) put(compact []byte, skip []byte) (int64, int) {
 
 // close makes everything final; once the encoding side is done with it,
 // write writes the document.
-func (j *jsonReport) close() { j.settle(true) }
+func (j *jsonReport) close() {
+	j.settle(true)
+}
 
 // write writes the document: capture, sessions by start, conversations by
 // start (numbered in that order), users by name.
@@ -304,13 +345,13 @@ func (j *jsonReport) write(w io.Writer, c Capture) error {
 		return err
 	}
 	slices.SortFunc(j.sessions, func(a, b spooled) int {
-		if x := a.start.Compare(b.start); x != 0 {
+		if x := a.start.compare(b.start); x != 0 {
 			return x
 		}
 		return cmp.Compare(a.id, b.id)
 	})
 	slices.SortFunc(j.convs, func(a, b spooledConv) int {
-		if x := a.start.Compare(b.start); x != 0 {
+		if x := a.start.compare(b.start); x != 0 {
 			return x
 		}
 		return cmp.Compare(a.seq, b.seq)
@@ -336,23 +377,60 @@ func (j *jsonReport) write(w io.Writer, c Capture) error {
 	})
 	users := j.buildUsers()
 	jw.raw(",\n  \"users\": ")
-	jw.array(len(users), func(i int) { jw.value(&users[i], "    ") })
+	// ub is not buf: read may return the spool memory itself.
+	var ub, ind, pb []byte
+	jw.array(len(users), func(i int) {
+		// The user without its contact lists, which are then put in from
+		// the spool in place of the nulls.
+		u := &users[i]
+		ub = appendUser(ub[:0], &u.User)
+		if !bytes.HasSuffix(ub, nullContacts) {
+			jw.err = errors.New("report: internal error: a user's JSON does not end with its contact lists")
+			return
+		}
+		ub = ub[:len(ub)-len(nullContacts)]
+		for k, p := range []piece{u.login, u.end} {
+			if k == 1 {
+				ub = append(ub, `,"contacts_at_end":`...)
+			} else {
+				ub = append(ub, `"contacts_at_login":`...)
+			}
+			if p.n == 0 {
+				ub = append(ub, "null"...)
+				continue
+			}
+			pb, jw.err = j.sp.read(pb, p.off, p.n)
+			ub = append(ub, pb...)
+		}
+		ub = append(ub, '}')
+		ind = appendIndent(ind[:0], ub, "    ", "  ")
+		jw.bytes(ind)
+	})
 	jw.raw("\n}\n")
 	return jw.err
 }
 
+// nullContacts ends the compact JSON of a User without contact lists.
+var nullContacts = []byte(`"contacts_at_login":null,"contacts_at_end":null}`)
+
+// spooledUser is a User whose contact lists are in the spool.
+type spooledUser struct {
+	User
+	login, end piece
+}
+
 // buildUsers is BuildUsers over the aggregates.
-func (j *jsonReport) buildUsers() []User {
-	out := make([]User, 0, len(j.users))
+func (j *jsonReport) buildUsers() []spooledUser {
+	out := make([]spooledUser, 0, len(j.users))
 	index := make(map[string]int, len(j.users))
 	for name, u := range j.users {
 		slices.Sort(u.sessions)
-		out = append(out, User{User: name, Sessions: u.sessions, Conversations: []int{}, Peers: []string{},
-			ContactsAtLogin: u.contactsAtLogin, ContactsAtEnd: u.contactsAtEnd})
+		out = append(out, spooledUser{User: User{User: name, Sessions: u.sessions, Conversations: []int{}, Peers: []string{}},
+			login: u.login, end: u.end})
 	}
-	slices.SortFunc(out, func(a, b User) int { return cmp.Compare(a.User, b.User) })
+	slices.SortFunc(out, func(a, b spooledUser) int { return cmp.Compare(a.User.User, b.User.User) })
 	for i := range out {
-		index[out[i].User] = i
+		index[out[i].User.User] = i
 	}
 	for ci, c := range j.convs {
 		for _, p := range c.users {
