@@ -1,6 +1,7 @@
 package report
 
 import (
+	"bytes"
 	"encoding/base64"
 	"strconv"
 	"time"
@@ -1129,53 +1130,59 @@ func unhex(c byte) byte {
 // []. compact must be valid JSON without insignificant space, as the
 // appenders write it.
 func appendIndent(dst, compact []byte, prefix, indent string) []byte {
-	depth := 0
-	inString, escaped, open := false, false, false
-	newline := func(dst []byte, depth int) []byte {
-		dst = append(dst, '\n')
-		dst = append(dst, prefix...)
-		for range depth {
-			dst = append(dst, indent...)
+	// lead[:1+len(prefix)+d*len(indent)] is a line end and the start of a
+	// line at depth d; strings, the bulk of a document, are copied whole.
+	lead := make([]byte, 0, 64)
+	lead = append(append(lead, '\n'), prefix...)
+	line := func(dst []byte, depth int) []byte {
+		n := 1 + len(prefix) + depth*len(indent)
+		for len(lead) < n {
+			lead = append(lead, indent...)
 		}
-		return dst
+		return append(dst, lead[:n]...)
 	}
-	for _, c := range compact {
-		if inString {
-			dst = append(dst, c)
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inString = false
-			}
-			continue
-		}
-		if open && c != '}' && c != ']' {
-			open = false
-			depth++
-			dst = newline(dst, depth)
-		}
-		switch c {
+	depth := 0
+	for i := 0; i < len(compact); i++ {
+		switch c := compact[i]; c {
 		case '"':
-			inString = true
-			dst = append(dst, c)
+			// The closing quote is the first one not escaped, that is not
+			// preceded by an odd run of backslashes.
+			j := i + 1
+			for {
+				k := bytes.IndexByte(compact[j:], '"')
+				if k < 0 {
+					return append(dst, compact[i:]...)
+				}
+				j += k
+				bs := 0
+				for bs < j-i-1 && compact[j-1-bs] == '\\' {
+					bs++
+				}
+				if bs%2 == 0 {
+					break
+				}
+				j++
+			}
+			dst = append(dst, compact[i:j+1]...)
+			i = j
 		case '{', '[':
-			open = true // delayed, so that {} and [] stay as they are
 			dst = append(dst, c)
+			if i+1 < len(compact) && (compact[i+1] == '}' || compact[i+1] == ']') {
+				// {} and [] stay as they are.
+				dst = append(dst, compact[i+1])
+				i++
+				continue
+			}
+			depth++
+			dst = line(dst, depth)
 		case ',':
 			dst = append(dst, c)
-			dst = newline(dst, depth)
+			dst = line(dst, depth)
 		case ':':
 			dst = append(dst, c, ' ')
 		case '}', ']':
-			if open {
-				open = false
-			} else {
-				depth--
-				dst = newline(dst, depth)
-			}
+			depth = max(depth-1, 0)
+			dst = line(dst, depth)
 			dst = append(dst, c)
 		default:
 			dst = append(dst, c)
