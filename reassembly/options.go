@@ -71,9 +71,11 @@ type Options struct {
 	// DefaultFlushInterval.
 	FlushInterval time.Duration
 	// NoDetect turns off the detection of MSNP on other ports: by
-	// default the first payload of every TCP connection on another port is
-	// sniffed (dissect.Sniff), and one that starts with an MSNP command
-	// line is assembled too, reported as detected by content.
+	// default the first packets of every TCP connection on another port
+	// are held until each direction's first line is in, that line is
+	// sniffed (dissect.Sniff), and a connection that starts with an MSNP
+	// command line is assembled too, reported as detected by content
+	// (detect.go).
 	NoDetect bool
 	// ReorderWindow is how long out-of-order data waits for the bytes in
 	// front of it before they are reported lost. Default

@@ -95,7 +95,7 @@ type Stats struct {
 	// were not detected as MSNP.
 	OtherPort int64
 	// Detected counts connections on other ports detected as MSNP by
-	// their first payload.
+	// their first command line.
 	Detected int64
 	// Assembled counts TCP segments given to the assembler.
 	Assembled int64
