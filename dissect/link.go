@@ -103,6 +103,9 @@ func (s *Session) grantRNG(c *Command) {
 func (s *Session) useCookie(cookie string) {
 	s.Cookie = cookie
 	g := s.a.grants.m[cookie]
+	if g != nil && s.EndTime.Sub(g.t) > linkWindow {
+		g = nil // forgotten, even if not yet evicted
+	}
 	if g == nil {
 		s.LinkNote = "no captured notification session granted this switchboard cookie (XFR SB or RNG)"
 		return

@@ -49,6 +49,13 @@ func TestAwaitingLinks(t *testing.T) {
 	if n := ns.AwaitingLinks(); n != 1 {
 		t.Fatalf("awaiting %d links after the old cookie expired and a new one came, want 1", n)
 	}
+	// A cookie followed after linkWindow links nothing, evicted or not.
+	late := later.Add(linkWindow + time.Second)
+	sb2 := a.Open(ConnInfo{Client: netip.AddrPortFrom(client, 50004), Server: netip.MustParseAddrPort("10.0.0.9:1865"), Start: late, SYN: true})
+	sb2.Feed(C2S, late, []byte("USR 1 a@b.com 555.666\r\n"))
+	if sb2.Parent != 0 || sb2.LinkNote == "" || ns.AwaitingLinks() != 1 {
+		t.Fatalf("cookie used %v after its grant: parent %d, note %q, awaiting %d", linkWindow+time.Second, sb2.Parent, sb2.LinkNote, ns.AwaitingLinks())
+	}
 }
 
 func TestMediaType(t *testing.T) {

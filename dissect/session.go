@@ -181,7 +181,7 @@ func (a *Analyzer) link(s *Session) {
 		if p.claimed || p.to != server || p.client != s.Conn.Client.Addr() {
 			continue
 		}
-		if p.from.StartTime.After(s.StartTime) {
+		if p.from.StartTime.After(s.StartTime) || s.StartTime.Sub(p.t) > linkWindow {
 			continue
 		}
 		p.claimed = true
