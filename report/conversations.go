@@ -131,9 +131,16 @@ func mergeMessages(ss []*dissect.Session) []Message {
 	slices.SortStableFunc(ms, func(a, b sessMsg) int { return a.m.Time.Compare(b.m.Time) })
 	out := []Message{}
 	kept := []sessMsg{}
+	// first[i] is the time of the message kept[i] was first set to:
+	// non-decreasing, and a replacement (the sender's copy) is at most
+	// dupWindow later, so kept messages whose first time is more than
+	// 2*dupWindow before x cannot be copies of x. Only the window is
+	// compared: a long chat costs n log n, not n².
+	var first []time.Time
 	for _, x := range ms {
+		from, _ := slices.BinarySearchFunc(first, x.m.Time.Add(-2*dupWindow), func(t, target time.Time) int { return t.Compare(target) })
 		dup := false
-		for i := range kept {
+		for i := from; i < len(kept); i++ {
 			k := &kept[i]
 			if k.s == x.s || !sameMessage(k.m, x.m) {
 				continue
@@ -148,6 +155,7 @@ func mergeMessages(ss []*dissect.Session) []Message {
 		}
 		if !dup {
 			kept = append(kept, x)
+			first = append(first, x.m.Time)
 			out = append(out, newMessage(x.s, x.m))
 		}
 	}

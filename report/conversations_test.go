@@ -1,0 +1,101 @@
+package report
+
+import (
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/msnsniff/msnsniff/dissect"
+)
+
+// naiveMerge is mergeMessages as first written: every message compared
+// with every message kept before it.
+func naiveMerge(ss []*dissect.Session) []Message {
+	var ms []sessMsg
+	for _, s := range ss {
+		for _, m := range s.Chat.Messages {
+			ms = append(ms, sessMsg{s, m})
+		}
+	}
+	slices.SortStableFunc(ms, func(a, b sessMsg) int { return a.m.Time.Compare(b.m.Time) })
+	out := []Message{}
+	kept := []sessMsg{}
+	for _, x := range ms {
+		dup := false
+		for i := range kept {
+			k := &kept[i]
+			if k.s == x.s || !sameMessage(k.m, x.m) {
+				continue
+			}
+			if x.m.Dir == dissect.C2S && k.m.Dir == dissect.S2C {
+				out[i] = newMessage(x.s, x.m)
+				*k = x
+			}
+			dup = true
+			break
+		}
+		if !dup {
+			kept = append(kept, x)
+			out = append(out, newMessage(x.s, x.m))
+		}
+	}
+	return out
+}
+
+// randomChat makes the sessions of one chat: each message sent on one
+// connection and, most of the time, relayed to the others up to a few
+// seconds later (sometimes later than dupWindow), with repeated texts so
+// that near copies abound.
+func randomChat(r *rand.Rand) []*dissect.Session {
+	n := 2 + r.IntN(3)
+	ss := make([]*dissect.Session, n)
+	for i := range ss {
+		ss[i] = &dissect.Session{ID: i + 1, Chat: &dissect.Chat{}}
+	}
+	t := time.Date(2005, 3, 14, 12, 0, 0, 0, time.UTC)
+	texts := []string{"hi", "hello", "ok", "lol"}
+	for range r.IntN(300) {
+		t = t.Add(time.Duration(r.IntN(4000)) * time.Millisecond)
+		from := r.IntN(n)
+		text := texts[r.IntN(len(texts))]
+		user := []string{"a@x", "b@x", "c@x", "d@x"}[from]
+		ss[from].Chat.Messages = append(ss[from].Chat.Messages, &dissect.Message{Time: t, Dir: dissect.C2S, From: user, Type: "text", Text: text, Size: 10})
+		for j := range ss {
+			if j != from && r.IntN(5) > 0 {
+				d := time.Duration(r.IntN(8000)) * time.Millisecond
+				ss[j].Chat.Messages = append(ss[j].Chat.Messages, &dissect.Message{Time: t.Add(d - 2*time.Second), Dir: dissect.S2C, From: user, Type: "text", Text: text, Size: 10})
+			}
+		}
+	}
+	for _, s := range ss {
+		slices.SortStableFunc(s.Chat.Messages, func(a, b *dissect.Message) int { return a.Time.Compare(b.Time) })
+	}
+	return ss
+}
+
+// TestMergeMessagesWindow holds the windowed merge to the all-pairs one.
+func TestMergeMessagesWindow(t *testing.T) {
+	for seed := range uint64(300) {
+		ss := randomChat(rand.New(rand.NewPCG(seed, 7)))
+		got, want := mergeMessages(ss), naiveMerge(ss)
+		if d := cmp.Diff(want, got); d != "" {
+			t.Fatalf("seed %d: windowed merge differs (-all pairs +windowed):\n%s", seed, d)
+		}
+	}
+}
+
+func BenchmarkMergeMessages(b *testing.B) {
+	ss := randomChat(rand.New(rand.NewPCG(1, 7)))
+	for len(ss[0].Chat.Messages) < 2000 {
+		more := randomChat(rand.New(rand.NewPCG(uint64(len(ss[0].Chat.Messages)), 7)))
+		for i := range min(len(ss), len(more)) {
+			ss[i].Chat.Messages = append(ss[i].Chat.Messages, more[i].Chat.Messages...)
+		}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		mergeMessages(ss)
+	}
+}
