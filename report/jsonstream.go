@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"cmp"
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"slices"
@@ -58,7 +60,12 @@ type jsonReport struct {
 	keyOf              map[int]string // open switchboard sessions' conversation keys, by session ID
 	openKeys           map[string]int // switchboard sessions of each key not yet final
 	users              map[string]*userAgg
-	err                error
+	// idx holds the index entries of the spooled sessions and
+	// conversations until Close (records of indexRecord), so that
+	// nothing in memory grows with the number of sessions while reading.
+	idx spool
+	rec []byte
+	err error
 	// emit hands final sessions and conversations to the encoding side
 	// (jsonReport.encode), on the worker goroutine when there is one.
 	// Only the encoding side touches sp, enc, sessions, convs, users and
@@ -114,8 +121,9 @@ type piece struct {
 	n   int
 }
 
+// userAgg is what a user's notification sessions with contact lists
+// tell: the lowest and highest such session, and their lists.
 type userAgg struct {
-	sessions       []int
 	loginID, endID int
 	// The contact lists, often the bulk of a user, are spooled as compact
 	// JSON arrays; n is 0 when there is none.
@@ -136,7 +144,11 @@ func (j *jsonReport) encode(e *event) {
 		r := NewSession(s)
 		j.buf = appendSession(j.buf[:0], &r)
 		off, n := j.put(j.buf, nil)
-		j.sessions = append(j.sessions, spooled{start: stampOf(s.StartTime), id: s.ID, off: off, n: n})
+		user := ""
+		if s.Auth != nil {
+			user = s.Auth.User
+		}
+		j.index(recSession, stampOf(s.StartTime), s.ID, off, n, user)
 		j.user(s)
 	case evJSONConv:
 		c := conversationOf(e.ss)
@@ -146,7 +158,7 @@ func (j *jsonReport) encode(e *event) {
 		for i, p := range c.Participants {
 			users[i] = p.User
 		}
-		j.convs = append(j.convs, spooledConv{start: stampOf(e.start), seq: e.seq, off: off, n: n, users: users})
+		j.index(recConv, stampOf(e.start), e.seq, off, n, users...)
 	}
 }
 
@@ -271,9 +283,10 @@ func (j *jsonReport) finalConv(g *convGroup) {
 	j.emit(event{kind: evJSONConv, ss: g.ss, seq: g.seq, start: g.start})
 }
 
-// user adds a session to its user's aggregate (BuildUsers).
+// user adds a notification session's contact lists to its user's
+// aggregate (BuildUsers); the user's sessions are in the index.
 func (j *jsonReport) user(s *dissect.Session) {
-	if s.Auth == nil || s.Auth.User == "" {
+	if s.Auth == nil || s.Auth.User == "" || s.Kind != dissect.KindNotification || !s.HasContacts() || s.ListNotSent {
 		return
 	}
 	u := j.users[s.Auth.User]
@@ -281,13 +294,92 @@ func (j *jsonReport) user(s *dissect.Session) {
 		u = &userAgg{}
 		j.users[s.Auth.User] = u
 	}
-	u.sessions = append(u.sessions, s.ID)
-	if s.Kind == dissect.KindNotification && s.HasContacts() && !s.ListNotSent {
-		if u.loginID == 0 || s.ID < u.loginID {
-			u.loginID, u.login = s.ID, j.putContacts(s.ContactsAtLogin())
+	if u.loginID == 0 || s.ID < u.loginID {
+		u.loginID, u.login = s.ID, j.putContacts(s.ContactsAtLogin())
+	}
+	if s.ID > u.endID {
+		u.endID, u.end = s.ID, j.putContacts(s.ContactsAtEnd())
+	}
+}
+
+// The index records: a kind byte, the start (seconds as a varint,
+// nanoseconds), a number (the session ID, or the conversation's creation
+// order), the spool offset and length, and names (the session's user, or
+// the conversation's participants).
+const (
+	recSession byte = 'S'
+	recConv    byte = 'C'
+)
+
+func (j *jsonReport) index(kind byte, start stamp, num int, off int64, n int, names ...string) {
+	r := append(j.rec[:0], kind)
+	r = binary.AppendVarint(r, start.sec)
+	r = binary.AppendUvarint(r, uint64(start.nsec))
+	r = binary.AppendUvarint(r, uint64(num))
+	r = binary.AppendUvarint(r, uint64(off))
+	r = binary.AppendUvarint(r, uint64(n))
+	r = binary.AppendUvarint(r, uint64(len(names)))
+	for _, name := range names {
+		r = binary.AppendUvarint(r, uint64(len(name)))
+		r = append(r, name...)
+	}
+	j.rec = r
+	if j.err != nil {
+		return
+	}
+	if _, err := j.idx.write(r); err != nil {
+		j.err = err
+	}
+}
+
+// readIndex reads the index records back: the sessions and the
+// conversations, and each user's sessions.
+func (j *jsonReport) readIndex() (userSessions map[string][]int, err error) {
+	userSessions = map[string][]int{}
+	if err := j.idx.flush(); err != nil {
+		return nil, err
+	}
+	br := bufio.NewReaderSize(j.idx.reader(), 256<<10)
+	var name []byte
+	for {
+		kind, err := br.ReadByte()
+		if err == io.EOF {
+			return userSessions, nil
 		}
-		if s.ID > u.endID {
-			u.endID, u.end = s.ID, j.putContacts(s.ContactsAtEnd())
+		sec, err1 := binary.ReadVarint(br)
+		var u [5]uint64
+		for i := range u {
+			if err1 == nil {
+				u[i], err1 = binary.ReadUvarint(br)
+			}
+		}
+		if err = cmp.Or(err, err1); err != nil {
+			return nil, fmt.Errorf("report: reading back the JSON index: %w", err)
+		}
+		start := stamp{sec, int32(u[0])}
+		var names []string
+		for range u[4] {
+			l, err := binary.ReadUvarint(br)
+			if err == nil && l > uint64(j.idx.size) {
+				err = errors.New("bad name length")
+			}
+			if err == nil {
+				name = slices.Grow(name[:0], int(l))[:l]
+				_, err = io.ReadFull(br, name)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("report: reading back the JSON index: %w", err)
+			}
+			names = append(names, string(name))
+		}
+		switch kind {
+		case recSession:
+			j.sessions = append(j.sessions, spooled{start: start, id: int(u[1]), off: int64(u[2]), n: int(u[3])})
+			if len(names) == 1 && names[0] != "" {
+				userSessions[names[0]] = append(userSessions[names[0]], int(u[1]))
+			}
+		case recConv:
+			j.convs = append(j.convs, spooledConv{start: start, seq: int(u[1]), off: int64(u[2]), n: int(u[3]), users: names})
 		}
 	}
 }
@@ -338,10 +430,15 @@ func (j *jsonReport) close() {
 // start (numbered in that order), users by name.
 func (j *jsonReport) write(w io.Writer, c Capture) error {
 	defer j.sp.close()
+	defer j.idx.close()
 	if j.err != nil {
 		return j.err
 	}
 	if err := j.sp.flush(); err != nil {
+		return err
+	}
+	userSessions, err := j.readIndex()
+	if err != nil {
 		return err
 	}
 	slices.SortFunc(j.sessions, func(a, b spooled) int {
@@ -375,7 +472,7 @@ func (j *jsonReport) write(w io.Writer, c Capture) error {
 		buf, jw.err = j.sp.read(buf, e.off, e.n)
 		jw.bytes(buf)
 	})
-	users := j.buildUsers()
+	users := j.buildUsers(userSessions)
 	jw.raw(",\n  \"users\": ")
 	// ub is not buf: read may return the spool memory itself.
 	var ub, ind, pb []byte
@@ -420,12 +517,16 @@ type spooledUser struct {
 }
 
 // buildUsers is BuildUsers over the aggregates.
-func (j *jsonReport) buildUsers() []spooledUser {
-	out := make([]spooledUser, 0, len(j.users))
-	index := make(map[string]int, len(j.users))
-	for name, u := range j.users {
-		slices.Sort(u.sessions)
-		out = append(out, spooledUser{User: User{User: name, Sessions: u.sessions, Conversations: []int{}, Peers: []string{}},
+func (j *jsonReport) buildUsers(userSessions map[string][]int) []spooledUser {
+	out := make([]spooledUser, 0, len(userSessions))
+	index := make(map[string]int, len(userSessions))
+	for name, ss := range userSessions {
+		slices.Sort(ss)
+		u := j.users[name]
+		if u == nil {
+			u = &userAgg{}
+		}
+		out = append(out, spooledUser{User: User{User: name, Sessions: ss, Conversations: []int{}, Peers: []string{}},
 			login: u.login, end: u.end})
 	}
 	slices.SortFunc(out, func(a, b spooledUser) int { return cmp.Compare(a.User.User, b.User.User) })
@@ -484,6 +585,14 @@ func (s *spool) write(b []byte) (int64, error) {
 	}
 	_, err := s.w.Write(b)
 	return off, err
+}
+
+// reader reads the spool from its start; flush first.
+func (s *spool) reader() io.Reader {
+	if s.f == nil {
+		return bytes.NewReader(s.mem)
+	}
+	return io.NewSectionReader(s.f, 0, s.size)
 }
 
 func (s *spool) flush() error {
