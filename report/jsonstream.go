@@ -574,7 +574,7 @@ func (s *spool) write(b []byte) (int64, error) {
 	if s.f == nil {
 		f, err := os.CreateTemp("", "msnsniff-json-*")
 		if err != nil {
-			return off, err
+			return off, fmt.Errorf("the JSON report's temporary file (set TMPDIR to a writable directory with room for the output): %w", err)
 		}
 		os.Remove(f.Name())
 		s.f, s.w = f, bufio.NewWriterSize(f, 256<<10)

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -125,5 +126,21 @@ func TestJSONStreamSettles(t *testing.T) {
 		if s.AwaitingLinks() == 0 || s.Kind != dissect.KindDispatch {
 			t.Errorf("session %d (%s) pending with %d links awaited", s.ID, s.Kind, s.AwaitingLinks())
 		}
+	}
+}
+
+// TestJSONSpoolUnwritable reports a temporary directory it cannot use as
+// an output error that says what to do.
+func TestJSONSpoolUnwritable(t *testing.T) {
+	t.Setenv("TMPDIR", filepath.Join(t.TempDir(), "missing"))
+	saved := spoolMemory
+	spoolMemory = 0
+	defer func() { spoolMemory = saved }()
+	out := NewOutput(&bytes.Buffer{}, Options{Format: FormatJSON})
+	names, _ := filepath.Glob("../testdata/msnp2-chat.txt")
+	replayAll(t, names, out)
+	err := out.Close(Capture{})
+	if err == nil || !strings.Contains(err.Error(), "TMPDIR") {
+		t.Fatalf("Close with an unusable TMPDIR: %v", err)
 	}
 }
