@@ -7,7 +7,7 @@
 //	msnbench gen -o FILE [--size 200MB] [--seed N] [flags]
 //	msnbench run [--rounds 3] [flags] FILE...
 //	msnbench loop read|decode FILE
-//	msnbench stage reassembly|dissect|ndjson FILE
+//	msnbench stage reassembly|dissect|ndjson|json FILE
 //
 // gen writes a deterministic synthetic capture of many interleaved MSNP
 // users (internal/capgen's workload). run measures each tool on each file
@@ -36,7 +36,8 @@ const usage = `Usage:
   msnbench gen -o FILE [--size 200MB] [--seed N] [flags]   write a benchmark capture
   msnbench run [--rounds 3] [flags] FILE...                measure the tools on captures
   msnbench loop read|decode FILE                           one baseline loop (used by run)
-  msnbench stage reassembly|dissect|ndjson FILE            msnsniff stopped after one step (used by run)
+  msnbench stage reassembly|dissect|ndjson|json FILE       msnsniff stopped after one step (used by run; json
+                                                           is the whole report in process, for profiling)
 
 Run 'msnbench gen -h' or 'msnbench run -h' for the flags.
 `

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -92,7 +93,12 @@ func TestLoopCounts(t *testing.T) {
 			t.Errorf("loop output %q: want every packet TCP", out)
 		}
 	}
-	for _, st := range stageNames {
+	// The json stage also writes the profiles it is asked for.
+	prof := filepath.Join(t.TempDir(), "cpu.prof")
+	for _, st := range append(slices.Clone(stageNames), extraStages...) {
+		if st == "json" {
+			t.Setenv("MSNBENCH_CPUPROFILE", prof)
+		}
 		var stdout, stderr bytes.Buffer
 		if code := run([]string{"stage", st, path}, &stdout, &stderr); code != exitOK {
 			t.Fatalf("stage %s: exit %d: %s", st, code, stderr.String())
@@ -101,6 +107,9 @@ func TestLoopCounts(t *testing.T) {
 		if _, err := fmt.Sscanf(stdout.String(), "packets %d connections %d", &n, &conns); err != nil || n != packets || conns == 0 {
 			t.Errorf("stage %s: %q, want %d packets and some connections (%v)", st, stdout.String(), packets, err)
 		}
+	}
+	if fi, err := os.Stat(prof); err != nil || fi.Size() == 0 {
+		t.Errorf("MSNBENCH_CPUPROFILE: no profile written: %v", err)
 	}
 }
 

@@ -29,7 +29,7 @@ var extraStages = []string{"json"}
 // runStage implements "msnbench stage NAME FILE".
 func runStage(args []string, stdout, stderr io.Writer) int {
 	if len(args) != 2 || !isStage(args[0]) {
-		fmt.Fprintf(stderr, "Usage: msnbench stage %s FILE\n", joinNames(stageNames))
+		fmt.Fprintf(stderr, "Usage: msnbench stage %s FILE\n", joinNames(append(slices.Clone(stageNames), extraStages...)))
 		return exitUsage
 	}
 	src, err := reassembly.Open(args[1], nil)
