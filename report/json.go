@@ -2,43 +2,9 @@ package report
 
 import (
 	"bytes"
-	"cmp"
 	"encoding/json"
 	"io"
-	"slices"
-
-	"github.com/msnsniff/msnsniff/dissect"
 )
-
-// writeJSON writes the report of all sessions as one indented JSON
-// document, exactly as json.Encoder with a two-space indent would write a
-// Report, one session at a time. Output streams the same document with
-// jsonReport instead, without keeping the sessions; writeJSON is the
-// reference it is tested against.
-func writeJSON(w io.Writer, c Capture, sessions []*dissect.Session) error {
-	ss := slices.Clone(sessions)
-	slices.SortStableFunc(ss, func(a, b *dissect.Session) int {
-		if x := a.StartTime.Compare(b.StartTime); x != 0 {
-			return x
-		}
-		return cmp.Compare(a.ID, b.ID)
-	})
-	jw := &jsonWriter{w: w}
-	jw.raw("{\n  \"schema_version\": ")
-	jw.value(SchemaVersion, "  ")
-	jw.raw(",\n  \"capture\": ")
-	jw.value(c, "  ")
-	jw.raw(",\n  \"sessions\": ")
-	jw.array(len(ss), func(i int) { r := NewSession(ss[i]); jw.value(&r, "    ") })
-	convs := BuildConversations(sessions)
-	jw.raw(",\n  \"conversations\": ")
-	jw.array(len(convs), func(i int) { jw.value(&convs[i], "    ") })
-	users := BuildUsers(sessions, convs)
-	jw.raw(",\n  \"users\": ")
-	jw.array(len(users), func(i int) { jw.value(&users[i], "    ") })
-	jw.raw("\n}\n")
-	return jw.err
-}
 
 // jsonWriter writes pieces of an indented JSON document.
 type jsonWriter struct {
@@ -66,6 +32,15 @@ func (j *jsonWriter) value(v any, prefix string) {
 		return
 	}
 	_, j.err = j.w.Write(bytes.TrimSuffix(j.buf.Bytes(), []byte("\n")))
+}
+
+// head writes the document's start, up to the sessions' array.
+func (j *jsonWriter) head(c Capture) {
+	j.raw("{\n  \"schema_version\": ")
+	j.value(SchemaVersion, "  ")
+	j.raw(",\n  \"capture\": ")
+	j.value(c, "  ")
+	j.raw(",\n  \"sessions\": ")
 }
 
 func (j *jsonWriter) bytes(b []byte) {

@@ -454,11 +454,7 @@ func (j *jsonReport) write(w io.Writer, c Capture) error {
 		return cmp.Compare(a.seq, b.seq)
 	})
 	jw := &jsonWriter{w: w}
-	jw.raw("{\n  \"schema_version\": ")
-	jw.value(SchemaVersion, "  ")
-	jw.raw(",\n  \"capture\": ")
-	jw.value(c, "  ")
-	jw.raw(",\n  \"sessions\": ")
+	jw.head(c)
 	var buf []byte
 	jw.array(len(j.sessions), func(i int) {
 		e := j.sessions[i]

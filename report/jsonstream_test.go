@@ -2,9 +2,12 @@ package report
 
 import (
 	"bytes"
+	"cmp"
+	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -143,4 +146,28 @@ func TestJSONSpoolUnwritable(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "TMPDIR") {
 		t.Fatalf("Close with an unusable TMPDIR: %v", err)
 	}
+}
+
+// writeJSON writes the report of all sessions as one indented JSON
+// document, exactly as json.Encoder with a two-space indent would write a
+// Report: the reference the streamed document (jsonReport) is held to.
+func writeJSON(w io.Writer, c Capture, sessions []*dissect.Session) error {
+	ss := slices.Clone(sessions)
+	slices.SortStableFunc(ss, func(a, b *dissect.Session) int {
+		if x := a.StartTime.Compare(b.StartTime); x != 0 {
+			return x
+		}
+		return cmp.Compare(a.ID, b.ID)
+	})
+	jw := &jsonWriter{w: w}
+	jw.head(c)
+	jw.array(len(ss), func(i int) { r := NewSession(ss[i]); jw.value(&r, "    ") })
+	convs := BuildConversations(sessions)
+	jw.raw(",\n  \"conversations\": ")
+	jw.array(len(convs), func(i int) { jw.value(&convs[i], "    ") })
+	users := BuildUsers(sessions, convs)
+	jw.raw(",\n  \"users\": ")
+	jw.array(len(users), func(i int) { jw.value(&users[i], "    ") })
+	jw.raw("\n}\n")
+	return jw.err
 }
