@@ -255,6 +255,17 @@ func (s *Session) Gap(d Dir, t time.Time, n int) {
 	h.fr.gap(h, t, n)
 }
 
+// Evict records that the session's connection is being ended early, at
+// packet time t, to keep the number of open connections within the
+// reassembly limit; End follows.
+func (s *Session) Evict(t time.Time) {
+	if s.Done {
+		return
+	}
+	s.anomaly(Anomaly{Kind: "evicted_connection", Time: t,
+		Detail: "connection ended early: more connections open than the limit (--max-connections)"})
+}
+
 // End finishes the session at time t; closed says whether the connection
 // was seen to close. Later calls do nothing.
 func (s *Session) End(t time.Time, closed bool) {

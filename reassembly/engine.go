@@ -42,6 +42,14 @@ type Stream interface {
 	End(t time.Time, closed bool)
 }
 
+// Evicter is implemented by a Stream that wants to know when its
+// connection is ended early to keep the number of open connections within
+// Options.MaxConnections: Evict is called, with the connection's latest
+// packet time, just before End.
+type Evicter interface {
+	Evict(t time.Time)
+}
+
 // Engine decodes captured packets, picks the TCP connections on MSNP ports
 // and reassembles each direction into an ordered byte stream for a Sink. All
 // times are packet times: flushes and timeouts follow the capture, never the
@@ -73,6 +81,7 @@ type Engine struct {
 	det     detector  // connections on other ports found to carry MSNP
 	open    tcpStream // sentinel of the list of streams not yet ended
 	streams int64     // streams created
+	nopen   int       // streams not yet ended
 	closed  closedConns
 	frag    defragger
 
@@ -292,6 +301,7 @@ func (e *Engine) tick(t time.Time) {
 		TC: e.now.Add(-e.opt.IdleTimeout),
 	})
 	e.endFinished(e.now.Add(-e.opt.ReorderWindow))
+	e.evict()
 	e.resetPending()
 	e.deliverDeferred()
 	e.closed.expire(e.now.Add(-e.opt.IdleTimeout))
@@ -310,6 +320,30 @@ func (e *Engine) endFinished(t time.Time) {
 			s.end(s.last, true)
 		}
 		s = next
+	}
+}
+
+// evict ends the least recently active tenth of the open connections
+// when there are more than MaxConnections, oldest first.
+func (e *Engine) evict() {
+	if e.nopen <= e.opt.MaxConnections {
+		return
+	}
+	all := make([]*tcpStream, 0, e.nopen)
+	for s := e.open.next; s != &e.open; s = s.next {
+		all = append(all, s)
+	}
+	slices.SortFunc(all, func(a, b *tcpStream) int {
+		if c := a.last.Compare(b.last); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.id, b.id)
+	})
+	n := len(all) - e.opt.MaxConnections*9/10
+	for _, s := range all[:n] {
+		s.evicted = true
+		e.stats.Evicted++
+		s.end(s.last, false)
 	}
 }
 
@@ -332,6 +366,8 @@ func (e *Engine) deliverDeferred() {
 			c.s.out.Feed(c.dir, c.t, e.deferBuf[c.off:c.off+c.n:c.off+c.n])
 		case evGap:
 			c.s.out.Gap(c.dir, c.t, c.n)
+		case evEvict:
+			evictStream(c.s.out, c.t)
 		case evEnd:
 			c.s.out.End(c.t, c.closed)
 		}

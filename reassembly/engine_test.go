@@ -649,14 +649,14 @@ func TestOptionsDefaults(t *testing.T) {
 		want Options
 	}{
 		{"zero", Options{}, Options{Ports: []uint16{DefaultPort}, MaxBufferedPagesPerConn: DefaultMaxBufferedPagesPerConn,
-			MaxBufferedPagesTotal: DefaultMaxBufferedPagesTotal, IdleTimeout: DefaultIdleTimeout,
+			MaxBufferedPagesTotal: DefaultMaxBufferedPagesTotal, MaxConnections: DefaultMaxConnections, IdleTimeout: DefaultIdleTimeout,
 			FlushInterval: DefaultFlushInterval, ReorderWindow: DefaultReorderWindow}},
-		{"negative limits", Options{Ports: []uint16{7001}, MaxBufferedPagesPerConn: -1, MaxBufferedPagesTotal: -5, IdleTimeout: -time.Second},
+		{"negative limits", Options{Ports: []uint16{7001}, MaxBufferedPagesPerConn: -1, MaxBufferedPagesTotal: -5, MaxConnections: -2, IdleTimeout: -time.Second},
 			Options{Ports: []uint16{7001}, MaxBufferedPagesPerConn: DefaultMaxBufferedPagesPerConn,
-				MaxBufferedPagesTotal: DefaultMaxBufferedPagesTotal, IdleTimeout: DefaultIdleTimeout,
+				MaxBufferedPagesTotal: DefaultMaxBufferedPagesTotal, MaxConnections: DefaultMaxConnections, IdleTimeout: DefaultIdleTimeout,
 				FlushInterval: DefaultFlushInterval, ReorderWindow: DefaultReorderWindow}},
-		{"set", Options{Ports: []uint16{1863, 443}, MaxBufferedPagesPerConn: 3, MaxBufferedPagesTotal: 9, IdleTimeout: time.Minute, FlushInterval: time.Second, ReorderWindow: time.Millisecond},
-			Options{Ports: []uint16{1863, 443}, MaxBufferedPagesPerConn: 3, MaxBufferedPagesTotal: 9, IdleTimeout: time.Minute, FlushInterval: time.Second, ReorderWindow: time.Millisecond}},
+		{"set", Options{Ports: []uint16{1863, 443}, MaxBufferedPagesPerConn: 3, MaxBufferedPagesTotal: 9, MaxConnections: 7, IdleTimeout: time.Minute, FlushInterval: time.Second, ReorderWindow: time.Millisecond},
+			Options{Ports: []uint16{1863, 443}, MaxBufferedPagesPerConn: 3, MaxBufferedPagesTotal: 9, MaxConnections: 7, IdleTimeout: time.Minute, FlushInterval: time.Second, ReorderWindow: time.Millisecond}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

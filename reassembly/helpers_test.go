@@ -366,3 +366,7 @@ func join(lists ...[]pkt) []pkt {
 	}
 	return all
 }
+
+func (s *recStream) Evict(t time.Time) {
+	s.events = append(s.events, "evict")
+}

@@ -26,6 +26,13 @@ const DefaultMaxBufferedPagesPerConn = 256
 // capture holds.
 const DefaultMaxBufferedPagesTotal = 16384
 
+// DefaultMaxConnections is how many connections may be open at once: a
+// busy MSN server had tens of thousands of users online, each with a
+// notification connection and a switchboard or two, and an MSNP session
+// of the dissector holds 10 to 50 KB, so 100,000 open connections are
+// a few gigabytes at the very most.
+const DefaultMaxConnections = 100000
+
 // DefaultIdleTimeout is how long, in packet time, a connection may stay
 // silent before it is ended with closed=false. MSNP clients ping the
 // notification server about once a minute (PNG, answered by QNG with the
@@ -64,6 +71,11 @@ type Options struct {
 	// DefaultMaxBufferedPagesTotal.
 	MaxBufferedPagesPerConn int
 	MaxBufferedPagesTotal   int
+	// MaxConnections bounds the connections open at once. When a flush
+	// finds more, the least recently active tenth of them is ended
+	// (closed=false), each Stream told first by Evict when it implements
+	// Evicter. Default DefaultMaxConnections.
+	MaxConnections int
 	// IdleTimeout is the packet time after which a silent connection is
 	// ended with closed=false. Default DefaultIdleTimeout.
 	IdleTimeout time.Duration
@@ -104,6 +116,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.IdleTimeout <= 0 {
 		o.IdleTimeout = DefaultIdleTimeout
+	}
+	if o.MaxConnections <= 0 {
+		o.MaxConnections = DefaultMaxConnections
 	}
 	if o.FlushInterval <= 0 {
 		o.FlushInterval = DefaultFlushInterval

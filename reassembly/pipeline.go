@@ -51,6 +51,7 @@ const (
 	evFeed
 	evGap
 	evEnd
+	evEvict
 )
 
 // event is one recorded call to the Sink or a Stream.
@@ -175,6 +176,8 @@ func replay(sink Sink, b *eventBatch) {
 			off += ev.n
 		case evGap:
 			s.out.Gap(ev.dir, ev.t, ev.n)
+		case evEvict:
+			evictStream(s.out, ev.t)
 		case evEnd:
 			s.out.End(ev.t, ev.closed)
 			s.out = nil
@@ -242,6 +245,10 @@ func (s *pipeStream) Feed(d dissect.Dir, t time.Time, b []byte) {
 
 func (s *pipeStream) Gap(d dissect.Dir, t time.Time, n int) {
 	s.r.add(event{kind: evGap, dir: d, t: t, n: n, s: s})
+}
+
+func (s *pipeStream) Evict(t time.Time) {
+	s.r.add(event{kind: evEvict, t: t, s: s})
 }
 
 func (s *pipeStream) End(t time.Time, closed bool) {

@@ -119,6 +119,9 @@ type Stats struct {
 	// Superseded counts connections ended because a new SYN used their
 	// 4-tuple before they were seen to close.
 	Superseded int64
+	// Evicted counts connections ended early to keep within
+	// Options.MaxConnections.
+	Evicted int64
 	// Gaps and GapBytes count the Gap calls and the bytes they reported.
 	Gaps     int64
 	GapBytes int64

@@ -120,6 +120,7 @@ func (f *factory) New(netFlow, tcpFlow gopacket.Flow, tcp *layers.TCP, ac gpreas
 		s.out = discard{}
 	}
 	e.stats.Connections++
+	e.nopen++
 	s.prev, s.next = e.open.prev, &e.open
 	e.open.prev.next = s
 	e.open.prev = s
@@ -167,6 +168,7 @@ type tcpStream struct {
 	rst     bool      // a RST ended the connection
 	rstSeen bool      // a RST was accepted, maybe ahead of a hole
 	ended   bool      // End was called
+	evicted bool      // ended by Options.MaxConnections
 	// prev and next link the Engine's list of streams not yet ended.
 	prev, next *tcpStream
 }
@@ -389,10 +391,17 @@ func (s *tcpStream) end(t time.Time, closed bool) {
 		}
 	}
 	if s.e.deferring {
+		if s.evicted {
+			s.e.deferCall(deferredCall{s: s, kind: evEvict, t: t})
+		}
 		s.e.deferCall(deferredCall{s: s, kind: evEnd, t: t, closed: closed})
 	} else {
+		if s.evicted {
+			evictStream(s.out, t)
+		}
 		s.out.End(t, closed)
 	}
+	s.e.nopen--
 	s.prev.next, s.next.prev = s.next, s.prev
 	if !s.done[0] || !s.done[1] {
 		s.e.pending = append(s.e.pending, s)
@@ -537,5 +546,13 @@ func (c *closedConns) down(i int) {
 		}
 		c.heap[i], c.heap[m] = c.heap[m], c.heap[i]
 		i = m
+	}
+}
+
+// evictStream tells out, when it wants to know, that its connection is
+// being ended by Options.MaxConnections.
+func evictStream(out Stream, t time.Time) {
+	if ev, ok := out.(Evicter); ok {
+		ev.Evict(t)
 	}
 }

@@ -68,6 +68,7 @@ type config struct {
 	chats    bool
 	redact   bool
 	idle     time.Duration
+	maxConns int
 	noDetect bool
 	gateway  gatewayConfig // --gateway-port, --no-gateway
 
@@ -105,6 +106,7 @@ func parseFlags(args []string, stderr io.Writer) (cfg config, help bool, err err
 	addGatewayFlags(fs, &cfg.gateway)
 	fs.BoolVar(&cfg.noDetect, "no-detect", false, "analyse only the --port (and gateway) ports: no detection of MSNP\nby the first bytes of connections on other ports")
 	fs.DurationVar(&cfg.idle, "idle-timeout", reassembly.DefaultIdleTimeout, "end a connection silent for `D` of packet time (reported open)")
+	fs.IntVar(&cfg.maxConns, "max-connections", reassembly.DefaultMaxConnections, "keep at most `N` connections open: beyond, the least recently active\nare ended early (reported open, anomaly evicted_connection)")
 	fs.BoolVar(&cfg.chats, "chats", false, "print the conversations as time, sender and text (table format)")
 	fs.BoolVar(&redactOn, "redact", false, "replace credentials (auth responses, tickets, nonces, cookies) with\nstable hash tokens; the default for table and transcript output")
 	fs.BoolVar(&redactOff, "no-redact", false, "show credentials; the default for json and ndjson output")
@@ -138,6 +140,9 @@ func parseFlags(args []string, stderr io.Writer) (cfg config, help bool, err err
 	}
 	if cfg.idle <= 0 {
 		return cfg, false, fmt.Errorf("--idle-timeout %v: not a positive duration", cfg.idle)
+	}
+	if cfg.maxConns <= 0 {
+		return cfg, false, fmt.Errorf("--max-connections %d: not a positive number", cfg.maxConns)
 	}
 	if cfg.chats && cfg.format != report.FormatTable {
 		return cfg, false, errors.New("--chats is a table view: it cannot be combined with -T " + string(cfg.format))
@@ -260,7 +265,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		out = f
 	}
 
-	eopt := reassembly.Options{Ports: cfg.ports, IdleTimeout: cfg.idle, NoDetect: cfg.noDetect}
+	eopt := reassembly.Options{Ports: cfg.ports, IdleTimeout: cfg.idle, NoDetect: cfg.noDetect, MaxConnections: cfg.maxConns}
 	var dump *reassembly.Dump
 	if cfg.write != "" {
 		if dump, err = reassembly.CreateDump(cfg.write); err != nil {
