@@ -32,16 +32,16 @@ type cookieGrant struct {
 // one per conversation, and a cookie is used within seconds.
 const maxCookieGrants = 1 << 16
 
-// linkWindow is how long, in packet time, a referral (XFR NS) or a
+// LinkWindow is how long, in packet time, a referral (XFR NS) or a
 // switchboard cookie (XFR SB, RNG) is remembered for linking the
 // connection that follows it. Clients connect within seconds, and
 // reassembly delivers a connection at most ReorderWindow + FlushInterval
 // (12 s) late; remembering longer keeps the granting sessions, and all
 // they hold, in memory: 5 minutes cost 20 MB on the 1 GB benchmark.
-const linkWindow = time.Minute
+const LinkWindow = time.Minute
 
 // cookieGrants is a bounded map of cookies, forgotten first in, first out
-// when too many or older than linkWindow.
+// when too many or older than LinkWindow.
 type cookieGrants struct {
 	m     map[string]*cookieGrant
 	queue []*cookieGrant
@@ -58,7 +58,7 @@ func (g *cookieGrants) add(c *cookieGrant) {
 	}
 	for g.head < len(g.queue) {
 		old := g.queue[g.head]
-		if len(g.queue)-g.head < maxCookieGrants && g.now.Sub(old.t) <= linkWindow {
+		if len(g.queue)-g.head < maxCookieGrants && g.now.Sub(old.t) <= LinkWindow {
 			break
 		}
 		if g.m[old.cookie] == old {
@@ -103,7 +103,7 @@ func (s *Session) grantRNG(c *Command) {
 func (s *Session) useCookie(cookie string) {
 	s.Cookie = cookie
 	g := s.a.grants.m[cookie]
-	if g != nil && s.EndTime.Sub(g.t) > linkWindow {
+	if g != nil && s.EndTime.Sub(g.t) > LinkWindow {
 		g = nil // forgotten, even if not yet evicted
 	}
 	if g == nil {

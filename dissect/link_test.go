@@ -14,7 +14,7 @@ func (nopHandler) SessionEnd(*Session)        {}
 
 // TestAwaitingLinks follows a referral and a switchboard cookie: each
 // counts while nobody has followed it, and stops counting once followed or
-// forgotten (linkWindow).
+// forgotten (LinkWindow).
 func TestAwaitingLinks(t *testing.T) {
 	a := NewAnalyzer(nopHandler{}, Limits{})
 	t0 := time.Date(2005, 3, 14, 12, 0, 0, 0, time.UTC)
@@ -42,19 +42,19 @@ func TestAwaitingLinks(t *testing.T) {
 	if sb.Parent != ns.ID || ns.AwaitingLinks() != 1 {
 		t.Fatalf("after the switchboard login: parent %d, awaiting %d", sb.Parent, ns.AwaitingLinks())
 	}
-	// A cookie granted past linkWindow later forgets the unused one.
-	later := t1.Add(linkWindow + time.Minute)
+	// A cookie granted past LinkWindow later forgets the unused one.
+	later := t1.Add(LinkWindow + time.Minute)
 	ns.Feed(C2S, later, []byte("XFR 11 SB\r\n"))
 	ns.Feed(S2C, later, []byte("XFR 11 SB 10.0.0.9:1865 CKI 555.666\r\n"))
 	if n := ns.AwaitingLinks(); n != 1 {
 		t.Fatalf("awaiting %d links after the old cookie expired and a new one came, want 1", n)
 	}
-	// A cookie followed after linkWindow links nothing, evicted or not.
-	late := later.Add(linkWindow + time.Second)
+	// A cookie followed after LinkWindow links nothing, evicted or not.
+	late := later.Add(LinkWindow + time.Second)
 	sb2 := a.Open(ConnInfo{Client: netip.AddrPortFrom(client, 50004), Server: netip.MustParseAddrPort("10.0.0.9:1865"), Start: late, SYN: true})
 	sb2.Feed(C2S, late, []byte("USR 1 a@b.com 555.666\r\n"))
 	if sb2.Parent != 0 || sb2.LinkNote == "" || ns.AwaitingLinks() != 1 {
-		t.Fatalf("cookie used %v after its grant: parent %d, note %q, awaiting %d", linkWindow+time.Second, sb2.Parent, sb2.LinkNote, ns.AwaitingLinks())
+		t.Fatalf("cookie used %v after its grant: parent %d, note %q, awaiting %d", LinkWindow+time.Second, sb2.Parent, sb2.LinkNote, ns.AwaitingLinks())
 	}
 }
 

@@ -181,7 +181,7 @@ func (a *Analyzer) link(s *Session) {
 		if p.claimed || p.to != server || p.client != s.Conn.Client.Addr() {
 			continue
 		}
-		if p.from.StartTime.After(s.StartTime) || s.StartTime.Sub(p.t) > linkWindow {
+		if p.from.StartTime.After(s.StartTime) || s.StartTime.Sub(p.t) > LinkWindow {
 			continue
 		}
 		p.claimed = true
@@ -195,12 +195,12 @@ func (a *Analyzer) link(s *Session) {
 func (a *Analyzer) remember(p pendingRedirect) {
 	if len(a.pending) >= 64 {
 		// Forget the referrals followed already or too old to be followed
-		// (linkWindow), which would otherwise keep their sessions alive.
+		// (LinkWindow), which would otherwise keep their sessions alive.
 		kept := a.pending[:0]
 		for _, q := range a.pending {
 			switch {
 			case q.claimed:
-			case p.t.Sub(q.t) <= linkWindow:
+			case p.t.Sub(q.t) <= LinkWindow:
 				kept = append(kept, q)
 			default:
 				q.from.awaiting--
@@ -225,7 +225,7 @@ func (a *Analyzer) remember(p pendingRedirect) {
 
 // AwaitingLinks counts the referrals (XFR NS) and switchboard cookies (XFR
 // SB, RNG) of s that no later connection has followed yet and that are
-// still remembered for linking (see linkWindow): while it is above zero, a
+// still remembered for linking (see LinkWindow): while it is above zero, a
 // connection opened later may still set Redirects[i].Session or
 // Invitations[i].Session of s, even after s has ended.
 func (s *Session) AwaitingLinks() int { return s.awaiting }

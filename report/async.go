@@ -10,8 +10,7 @@ import (
 // that encoding runs on another core than dissection. The dissector hands
 // over only what it will not change any more: commands and anomalies (the
 // Handler owns them), and sessions that have ended and await no link
-// (dissect.Session.AwaitingLinks); a session that may still be linked is
-// converted to its report model first, on the dissector's goroutine. The
+// (dissect.Session.AwaitingLinks; Output holds the others until then). The
 // work runs in the order it was handed over, so the output is the same as
 // when rendered in line (Options.Flush, for live use, renders in line).
 
@@ -20,10 +19,9 @@ type evKind uint8
 const (
 	evCommand evKind = iota
 	evAnomaly
-	evSession       // an ended session that will not change (NDJSON)
-	evSessionReport // a session's report model (NDJSON)
-	evJSONSession   // a final session of the JSON report
-	evJSONConv      // a final conversation of the JSON report
+	evSession     // an ended session that will not change (NDJSON)
+	evJSONSession // a final session of the JSON report
+	evJSONConv    // a final conversation of the JSON report
 )
 
 type event struct {
@@ -34,7 +32,6 @@ type event struct {
 	c     *dissect.Command
 	a     *dissect.Anomaly
 	s     *dissect.Session
-	r     *Session
 	ss    []*dissect.Session
 }
 

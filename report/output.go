@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"time"
 
 	"github.com/msnsniff/msnsniff/dissect"
 )
@@ -70,6 +71,15 @@ type Output struct {
 	// its first error, read after wk.wait.
 	wk   *worker
 	werr error
+	// held are ended sessions whose record waits until no later
+	// connection can link to them (dissect.Session.AwaitingLinks, at most
+	// dissect.LinkWindow of packet time), so that
+	// the NDJSON session record is the final one, the same as in -T json.
+	// With Flush (live capture, -l) records are written at once instead:
+	// a referral followed later then shows only in the later session's
+	// parent.
+	held []*dissect.Session
+	now  time.Time // newest packet time of a command or session end
 }
 
 // NewOutput returns an Output writing to w.
@@ -104,9 +114,6 @@ func (o *Output) render(e *event) {
 		o.werr = n.anomaly(e.id, e.a)
 	case evSession:
 		o.werr = n.session(e.s)
-	case evSessionReport:
-		r := SessionRecord{Type: "session", Session: *e.r}
-		o.werr = n.write(appendSessionRecord(n.buf[:0], &r))
 	}
 }
 
@@ -118,6 +125,12 @@ func (o *Output) Command(s *dissect.Session, c *dissect.Command) {
 	if o.js != nil {
 		o.js.command(s, c)
 		return
+	}
+	if c.Time.After(o.now) {
+		o.now = c.Time
+	}
+	if len(o.held) > 0 {
+		o.release(false)
 	}
 	// Whether the payload was wholly captured is decided before
 	// redaction, which changes its length.
@@ -150,6 +163,9 @@ func (o *Output) Anomaly(s *dissect.Session, a *dissect.Anomaly) {
 	if o.err != nil || o.nd == nil {
 		return
 	}
+	if len(o.held) > 0 {
+		o.release(false)
+	}
 	if o.wk != nil {
 		o.wk.put(event{kind: evAnomaly, id: s.ID, a: a})
 		return
@@ -162,27 +178,46 @@ func (o *Output) SessionEnd(s *dissect.Session) {
 	if o.err != nil {
 		return
 	}
+	if s.EndTime.After(o.now) {
+		o.now = s.EndTime
+	}
+	if len(o.held) > 0 {
+		o.release(false)
+	}
 	switch {
-	case o.nd != nil && o.wk != nil:
-		if s.AwaitingLinks() == 0 {
-			o.wk.put(event{kind: evSession, s: s})
-		} else {
-			// A later connection may still link to s: take its report
-			// now, as the in-line rendering does.
-			r := NewSession(s)
-			o.wk.put(event{kind: evSessionReport, r: &r})
-		}
 	case o.nd != nil:
-		o.setErr(o.nd.session(s))
-		if o.opt.Flush {
-			o.setErr(o.w.Flush())
-		}
+		o.held = append(o.held, s)
+		o.release(false)
 	case o.tr != nil:
 	case o.js != nil:
 		o.js.sessionEnd(s)
 	default:
 		o.sessions = append(o.sessions, s)
 		if o.opt.Format == FormatTable && o.opt.StreamTables && !o.opt.Chats {
+			o.held = append(o.held, s)
+			o.release(false)
+		}
+	}
+}
+
+// release renders the held sessions that no connection can link to any
+// more, in the order they ended; all of them when closing.
+func (o *Output) release(closing bool) {
+	kept := o.held[:0]
+	for _, s := range o.held {
+		if !closing && !o.opt.Flush && s.AwaitingLinks() > 0 && o.now.Sub(s.EndTime) <= dissect.LinkWindow {
+			kept = append(kept, s)
+			continue
+		}
+		switch {
+		case o.wk != nil:
+			o.wk.put(event{kind: evSession, s: s})
+		case o.nd != nil:
+			o.setErr(o.nd.session(s))
+			if o.opt.Flush {
+				o.setErr(o.w.Flush())
+			}
+		default:
 			p := &tablePrinter{w: o.w, raw: o.opt.Raw}
 			r := NewSession(s)
 			p.session(&r, o.opt.Verbose)
@@ -190,6 +225,8 @@ func (o *Output) SessionEnd(s *dissect.Session) {
 			o.setErr(o.w.Flush())
 		}
 	}
+	clear(o.held[len(kept):])
+	o.held = kept
 }
 
 // AnomalyTotals counts every anomaly reported so far, by kind, in name
@@ -209,6 +246,9 @@ func (o *Output) AnomalyTotals() []Count {
 func (o *Output) Close(c Capture) error {
 	if o.js != nil {
 		o.js.close()
+	}
+	if len(o.held) > 0 && o.err == nil {
+		o.release(true)
 	}
 	if o.wk != nil {
 		o.wk.wait()

@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -252,6 +253,13 @@ func records(t *testing.T, out string) (cmds, sessions []map[string]any, summary
 			t.Errorf("anomaly: %s", line)
 		}
 	}
+	// A session record may wait for a later connection's link when not
+	// written at once (-l, live): compare them by ID.
+	slices.SortStableFunc(sessions, func(a, b map[string]any) int {
+		x, _ := a["id"].(float64)
+		y, _ := b["id"].(float64)
+		return int(x - y)
+	})
 	return cmds, sessions, summary
 }
 
