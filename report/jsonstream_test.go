@@ -171,3 +171,38 @@ func writeJSON(w io.Writer, c Capture, sessions []*dissect.Session) error {
 	jw.raw("\n}\n")
 	return jw.err
 }
+
+// TestNDJSONHeldSessions holds a dispatch session's record until its
+// referral is followed, and no longer than LinkWindow when it never is: the
+// second run's referral points at the first run's port and is never
+// followed, so its record comes out once the third run, an hour later,
+// moves packet time on, and before that run's commands.
+func TestNDJSONHeldSessions(t *testing.T) {
+	var out bytes.Buffer
+	o := NewOutput(&out, Options{Format: FormatNDJSON})
+	name := "../testdata/msnp7-login.txt"
+	replayAll(t, []string{name, name, name}, o)
+	if err := o.Close(Capture{}); err != nil {
+		t.Fatal(err)
+	}
+	var dispatch []int // line numbers of the dispatch session records
+	var runs []int     // line numbers of each run's first command (VER 1)
+	for i, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		switch {
+		case strings.HasPrefix(line, `{"type":"session"`) && strings.Contains(line, `"kind":"dispatch"`):
+			dispatch = append(dispatch, i)
+			linked := !strings.Contains(line, `"session":null`)
+			if want := len(dispatch) == 1; linked != want {
+				t.Errorf("dispatch record %d: linked %v, want %v: %.300s", len(dispatch), linked, want, line)
+			}
+		case strings.HasPrefix(line, `{"type":"command"`) && strings.Contains(line, `"verb":"VER","trid":1,`) && strings.Contains(line, `"dir":"c2s"`):
+			runs = append(runs, i)
+		}
+	}
+	if len(dispatch) != 3 || len(runs) < 3 {
+		t.Fatalf("dispatch records at lines %v, runs start at %v: want 3 of each", dispatch, runs)
+	}
+	if !(dispatch[1] < runs[2]) {
+		t.Errorf("the second run's dispatch record (line %d) waits past the third run's start (line %d)", dispatch[1], runs[2])
+	}
+}
