@@ -19,9 +19,10 @@ type evKind uint8
 const (
 	evCommand evKind = iota
 	evAnomaly
-	evSession     // an ended session that will not change (NDJSON)
-	evJSONSession // a final session of the JSON report
-	evJSONConv    // a final conversation of the JSON report
+	evSession       // an ended session that will not change (NDJSON)
+	evSessionReport // the report model of an ended session (NDJSON)
+	evJSONSession   // a final session of the JSON report
+	evJSONConv      // a final conversation of the JSON report
 )
 
 type event struct {
@@ -32,6 +33,7 @@ type event struct {
 	c     *dissect.Command
 	a     *dissect.Anomaly
 	s     *dissect.Session
+	r     *Session
 	ss    []*dissect.Session
 }
 

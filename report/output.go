@@ -114,6 +114,9 @@ func (o *Output) render(e *event) {
 		o.werr = n.anomaly(e.id, e.a)
 	case evSession:
 		o.werr = n.session(e.s)
+	case evSessionReport:
+		r := SessionRecord{Type: "session", Session: *e.r}
+		o.werr = n.write(appendSessionRecord(n.buf[:0], &r))
 	}
 }
 
@@ -210,6 +213,11 @@ func (o *Output) release(closing bool) {
 			continue
 		}
 		switch {
+		case o.wk != nil && !closing && s.AwaitingLinks() > 0:
+			// Given up waiting, but a connection delivered late could
+			// still link to s while the worker reads it: hand over a copy.
+			r := NewSession(s)
+			o.wk.put(event{kind: evSessionReport, r: &r})
 		case o.wk != nil:
 			o.wk.put(event{kind: evSession, s: s})
 		case o.nd != nil:
