@@ -176,15 +176,26 @@ var verbTable = []VerbSpec{
 	{"NFY", NS, 21, 0, noForm, noIDP, argRange{0, 0}, argRange{2, 2}, "msnp-grammar.md §2 [KB21]"},
 }
 
-// verbIndex maps a verb packed into 3 bytes to its row in verbTable.
-var verbIndex = func() map[[3]byte]*VerbSpec {
-	m := make(map[[3]byte]*VerbSpec, len(verbTable))
+// verbIndex maps a verb of three upper-case letters, packed as a base-26
+// number, to its row in verbTable plus one (0: no such verb). An array
+// rather than a map: the lookup runs for every line, twice.
+var verbIndex = func() (idx [26 * 26 * 26]uint8) {
 	for i := range verbTable {
-		v := &verbTable[i]
-		m[[3]byte{v.Verb[0], v.Verb[1], v.Verb[2]}] = v
+		k, _ := verbKey(verbTable[i].Verb[0], verbTable[i].Verb[1], verbTable[i].Verb[2])
+		idx[k] = uint8(i + 1)
 	}
-	return m
+	return idx
 }()
+
+// verbKey packs three upper-case letters into an index of verbIndex; ok
+// is false when one is not an upper-case letter.
+func verbKey(a, b, c byte) (k int, ok bool) {
+	a, b, c = a-'A', b-'A', c-'A'
+	if a >= 26 || b >= 26 || c >= 26 {
+		return 0, false
+	}
+	return (int(a)*26+int(b))*26 + int(c), true
+}
 
 // lookupVerb returns the table row of a verb given as bytes, or nil. It
 // does not allocate.
@@ -192,12 +203,28 @@ func lookupVerb(b []byte) *VerbSpec {
 	if len(b) != 3 {
 		return nil
 	}
-	return verbIndex[[3]byte{b[0], b[1], b[2]}]
+	return verbAt(b[0], b[1], b[2])
+}
+
+func verbAt(a, b, c byte) *VerbSpec {
+	k, ok := verbKey(a, b, c)
+	if !ok {
+		return nil
+	}
+	if i := verbIndex[k]; i > 0 {
+		return &verbTable[i-1]
+	}
+	return nil
 }
 
 // LookupVerb returns the table row of a verb, or nil when the verb is not
 // known.
-func LookupVerb(verb string) *VerbSpec { return lookupVerb([]byte(verb)) }
+func LookupVerb(verb string) *VerbSpec {
+	if len(verb) != 3 {
+		return nil
+	}
+	return verbAt(verb[0], verb[1], verb[2])
+}
 
 // Verbs returns every known verb's row in table order. The slice is a copy.
 func Verbs() []VerbSpec { return append([]VerbSpec(nil), verbTable...) }
