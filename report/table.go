@@ -3,12 +3,14 @@ package report
 import (
 	"fmt"
 	"io"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/msnsniff/msnsniff/dissect"
 	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/pkg/twcache"
 	"github.com/olekukonko/tablewriter/tw"
 )
 
@@ -174,6 +176,7 @@ type tablePrinter struct {
 	w   io.Writer
 	raw bool
 	err error
+	t   *tablewriter.Table // reused: a new Table allocates a 10,240-entry cache
 }
 
 func (p *tablePrinter) printf(format string, args ...any) {
@@ -194,7 +197,17 @@ func (p *tablePrinter) table(header []string, rows [][]string) {
 	if p.err != nil {
 		return
 	}
-	t := tablewriter.NewTable(p.w, tablewriter.WithHeaderAutoFormat(tw.Off), tablewriter.WithRowAutoFormat(tw.Off))
+	if p.t == nil {
+		// One Table for all, with a one-entry stringer cache: NewTable and
+		// Reset each make a map of tw.DefaultCacheStringCapacity entries,
+		// which for the tables of thousands of sessions cost more than
+		// the rest of the analysis (we pass strings; nothing is cached).
+		p.t = tablewriter.NewTable(p.w, tablewriter.WithHeaderAutoFormat(tw.Off), tablewriter.WithRowAutoFormat(tw.Off),
+			tablewriter.WithStringerCacheCustom(twcache.NewLRU[reflect.Type, reflect.Value](1)))
+	} else {
+		p.t.Reset()
+	}
+	t := p.t
 	h := make([]any, len(header))
 	for i, x := range header {
 		h[i] = x
