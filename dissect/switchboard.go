@@ -21,6 +21,9 @@ type Chat struct {
 
 	byTrID  map[int64]*Message
 	invites map[string]*Invite // INVITEs by Invitation-Cookie
+	// last is the participant participant returned last: most MSGs come
+	// from the same one or two users.
+	last *Participant
 }
 
 // Participant is one user present in a switchboard.
@@ -92,10 +95,16 @@ func (s *Session) chat() *Chat {
 	return s.Chat
 }
 
-// participant returns the participant entry for user, adding it.
+// participant returns the participant entry for user, adding it. A user
+// has at most one entry still present (Left zero): one is added only when
+// none is found, and leave and closeChat end every present one of a user.
 func (ch *Chat) participant(user string) *Participant {
+	if p := ch.last; p != nil && p.User == user && p.Left.IsZero() {
+		return p
+	}
 	for i := len(ch.Participants) - 1; i >= 0; i-- {
 		if p := ch.Participants[i]; p.User == user && p.Left.IsZero() {
+			ch.last = p
 			return p
 		}
 	}
@@ -104,6 +113,7 @@ func (ch *Chat) participant(user string) *Participant {
 	}
 	p := &Participant{User: user}
 	ch.Participants = append(ch.Participants, p)
+	ch.last = p
 	return p
 }
 
