@@ -100,10 +100,14 @@ func FuzzPayloads(f *testing.F) {
 	f.Add([]byte("Content-Type: application/x-msnmsgrp2p\r\nP2P-Dest: a@b.c\r\n\r\n" + string(make([]byte, 48)) + "INVITE MSNMSGR:a@b.c MSNSLP/1.0\r\n\x00\x00\x00\x00"))
 	f.Add([]byte("Routing: 1.0\r\nTo: 1:a@b.c\r\n\r\nReliability: 1.0\r\n\r\nMessaging: 2.0\r\nContent-Type: text/plain\r\n\r\nhi"))
 	f.Add([]byte("Content-Type: text/x-msnmsgr-datacast\r\n\r\nID: 1\r\n"))
+	f.Add([]byte("MIME-Version: 1.0\r\nContent-Type: text/x-msmsgscontrol\r\nTypingUser: a@b.c\r\n\r\n\r\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		hs, body, ok := ParseMIME(b)
 		if ok && (len(hs) > maxHeaders || len(body) > len(b)) {
 			t.Fatalf("ParseMIME kept %d headers, body %d of %d bytes", len(hs), len(body), len(b))
+		}
+		if err := sameAsParseMIME(b, classifyHeaders[:]); err != "" {
+			t.Fatal(err)
 		}
 		if hs := ParseHeaders(b); len(hs) > maxHeaders {
 			t.Fatalf("ParseHeaders kept %d headers", len(hs))

@@ -45,6 +45,38 @@ func ParseMIME(b []byte) (hs []Header, body []byte, ok bool) {
 	return hs, b[len(block)-len(rest):], true
 }
 
+// mimeSlice reads b's header block as ParseMIME does, without allocating.
+// For each of names it sets values[i] to the value of the first header
+// so named (case insensitive), a view of b; values[i] stays nil when there
+// is none. body and ok are ParseMIME's.
+func mimeSlice(b []byte, names []string, values [][]byte) (body []byte, ok bool) {
+	end := bytes.Index(b, []byte("\r\n\r\n"))
+	if end < 0 {
+		return b, false
+	}
+	block := b[:end+2]
+	rest := block
+	for n := 0; n < maxHeaders; n++ {
+		i := bytes.Index(rest, []byte("\r\n"))
+		if i < 0 {
+			return b[end+4:], n > 0
+		}
+		line := rest[:i]
+		rest = rest[i+2:]
+		name, value, found := bytes.Cut(line, []byte(":"))
+		if !found || len(name) == 0 || bytes.IndexByte(name, ' ') >= 0 {
+			return b, false
+		}
+		for k, w := range names {
+			if values[k] == nil && len(name) == len(w) && bytes.EqualFold(name, []byte(w)) {
+				values[k] = bytes.TrimLeft(value, " ")
+			}
+		}
+	}
+	// More than maxHeaders headers: the body starts after the last read.
+	return b[len(block)-len(rest):], true
+}
+
 // ParseHeaders reads "Name: value" lines up to an empty line or the end
 // of b, whichever comes first: the form of the bodies nested in a MSG
 // payload (an invitation's fields, a datacast's ID), whose last line may

@@ -2,7 +2,6 @@ package dissect
 
 import (
 	"cmp"
-	"strings"
 	"time"
 )
 
@@ -269,23 +268,27 @@ func (s *Session) message(c *Command, from, friendly string) {
 // maxText bounds the message text kept.
 const maxText = 4096
 
+// classifyHeaders are the MIME headers classify reads; see classify.
+var classifyHeaders = [...]string{"Content-Type", "X-MMS-IM-Format", "TypingUser"}
+
 // classify reads a MSG payload's MIME headers to decide the message type.
 func classify(m *Message, payload []byte) {
-	hs, body, ok := ParseMIME(payload)
+	// The header values are views of the payload; what the message keeps
+	// is copied, so that the payload is not kept with it.
+	var hv [len(classifyHeaders)][]byte
+	body, ok := mimeSlice(payload, classifyHeaders[:], hv[:])
 	if !ok {
 		return
 	}
-	// The header values are substrings of the whole header block; what
-	// the message keeps is copied, so that the block is not kept with it.
-	m.ContentType = internContentType(HeaderValue(hs, "Content-Type"))
+	m.ContentType = internContentType(hv[0])
 	switch mediaType(m.ContentType) {
 	case "text/plain":
 		m.Type = "text"
 		m.Text = string(body[:min(len(body), maxText)])
-		m.Format = strings.Clone(HeaderValue(hs, "X-MMS-IM-Format"))
+		m.Format = string(hv[1])
 	case "text/x-msmsgscontrol":
 		m.Type = "typing"
-		m.TypingUser = strings.Clone(HeaderValue(hs, "TypingUser"))
+		m.TypingUser = string(hv[2])
 	case "text/x-msmsgsinvite":
 		m.Type = "invite"
 		bh := ParseHeaders(body)
@@ -339,11 +342,11 @@ var commonContentTypes = []string{
 
 // internContentType returns ct as one of commonContentTypes when it is
 // one, else a copy of it.
-func internContentType(ct string) string {
+func internContentType(ct []byte) string {
 	for _, c := range commonContentTypes {
-		if c == ct {
+		if c == string(ct) {
 			return c
 		}
 	}
-	return strings.Clone(ct)
+	return string(ct)
 }

@@ -1,0 +1,71 @@
+package dissect
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// sameAsParseMIME returns "" when mimeSlice reads b as ParseMIME and
+// HeaderValue do, else what differs.
+func sameAsParseMIME(b []byte, names []string) string {
+	hs, wantBody, wantOK := ParseMIME(b)
+	values := make([][]byte, len(names))
+	body, ok := mimeSlice(b, names, values)
+	if ok != wantOK || !bytes.Equal(body, wantBody) || len(body) != len(wantBody) {
+		return fmt.Sprintf("mimeSlice(%q) = body %q, %v, want %q, %v", b, body, ok, wantBody, wantOK)
+	}
+	if !ok {
+		return ""
+	}
+	for i, n := range names {
+		if got, want := string(values[i]), HeaderValue(hs, n); got != want {
+			return fmt.Sprintf("mimeSlice(%q) %s = %q, want %q", b, n, got, want)
+		}
+	}
+	return ""
+}
+
+func TestMIMESlice(t *testing.T) {
+	many := strings.Repeat("X-A: 1\r\n", maxHeaders) + "Content-Type: text/plain\r\nbad line\r\n\r\nbody"
+	tests := []struct {
+		name string
+		in   string
+	}{
+		{name: "text", in: "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\nX-MMS-IM-Format: FN=Arial; EF=; CO=0\r\n\r\nhello"},
+		{name: "typing", in: "MIME-Version: 1.0\r\nContent-Type: text/x-msmsgscontrol\r\nTypingUser: a@b.c\r\n\r\n\r\n"},
+		{name: "case", in: "content-type: text/plain\r\nx-mms-im-format:FN=A\r\nTYPINGUSER:   x\r\n\r\n"},
+		{name: "first wins", in: "Content-Type: a\r\nContent-Type: b\r\n\r\n"},
+		{name: "empty value", in: "Content-Type:\r\nTypingUser: \r\n\r\nx"},
+		{name: "no header", in: "Content-Type: text/plain\r\nhello"},
+		{name: "empty", in: ""},
+		{name: "empty block", in: "\r\n\r\nbody"},
+		{name: "no colon", in: "Content-Type text/plain\r\n\r\n"},
+		{name: "empty name", in: ": x\r\n\r\n"},
+		{name: "space in name", in: "Content Type: x\r\n\r\n"},
+		{name: "colon in value", in: "Content-Type: a:b\r\n\r\n"},
+		{name: "over maxHeaders", in: many},
+		{name: "exactly maxHeaders", in: strings.Repeat("TypingUser: u\r\n", maxHeaders) + "\r\nbody"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := sameAsParseMIME([]byte(tt.in), classifyHeaders[:]); err != "" {
+				t.Error(err)
+			}
+		})
+	}
+}
+
+// TestMIMESliceAllocs checks that classify's header scan does not
+// allocate.
+func TestMIMESliceAllocs(t *testing.T) {
+	b := []byte("MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\nX-MMS-IM-Format: FN=Arial; EF=; CO=0; CS=0; PF=22\r\n\r\nhello")
+	var hv [len(classifyHeaders)][]byte
+	if n := testing.AllocsPerRun(100, func() {
+		hv = [len(classifyHeaders)][]byte{}
+		mimeSlice(b, classifyHeaders[:], hv[:])
+	}); n != 0 {
+		t.Errorf("mimeSlice: %v allocations, want 0", n)
+	}
+}
