@@ -137,6 +137,10 @@ type Transaction struct {
 	Latency time.Duration
 	// ReplyVerbs lists the distinct verbs of the replies in order.
 	ReplyVerbs []string
+
+	// buf holds Args when there are at most two (a MSG's "A 120"), then
+	// the first of ReplyVerbs: one allocation per transaction.
+	buf [3]string
 }
 
 // Negotiation is the version negotiation of a DS or NS connection

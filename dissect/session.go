@@ -306,6 +306,7 @@ func (s *Session) release() {
 	s.mlPending = nil
 	for _, tx := range s.Transactions {
 		tx.Args = nil
+		tx.buf[0], tx.buf[1] = "", ""
 	}
 	if s.Chat != nil {
 		s.Chat.byTrID = nil

@@ -14,15 +14,24 @@ func (s *Session) track(c *Command) *Transaction {
 	if c.Verb == "MSG" && arg(c, 0) == "U" {
 		return nil
 	}
-	if old, ok := s.open[c.TrID]; ok && old.Replies == 0 && old.Status == StatusPending {
+	old, had := s.open[c.TrID]
+	if had && old.Replies == 0 && old.Status == StatusPending {
 		s.anomaly(Anomaly{Kind: "trid_reused", Time: c.Time, Dir: c.Dir, Offset: c.Offset,
 			Detail: "TrID reused while a command with it is still unanswered", Line: quote([]byte(c.Line()))})
 	}
+	tx := &Transaction{TrID: c.TrID, Verb: c.Verb, Time: c.Time, Status: StatusPending}
 	// The arguments are copied: c.Args may live in c itself (argBuf), and
 	// the transaction would then keep the whole command, payload included,
 	// until the session ends.
-	tx := &Transaction{TrID: c.TrID, Verb: c.Verb, Time: c.Time, Args: slices.Clone(c.Args), Status: StatusPending}
-	if _, ok := s.open[c.TrID]; !ok {
+	switch n := len(c.Args); {
+	case n == 0:
+	case n <= 2:
+		tx.Args = tx.buf[:n:n]
+		copy(tx.Args, c.Args)
+	default:
+		tx.Args = slices.Clone(c.Args)
+	}
+	if !had {
 		s.remember(c.TrID)
 	}
 	if s.open == nil {
@@ -42,6 +51,11 @@ func (s *Session) track(c *Command) *Transaction {
 func (s *Session) remember(trid int64) {
 	max := s.a.lim.MaxPending
 	if len(s.ring) < max {
+		if s.ring == nil {
+			// Most sessions open a few dozen transactions: start with
+			// room for some rather than growing from one.
+			s.ring = make([]int64, 0, min(max, 16))
+		}
 		s.ring = append(s.ring, trid)
 		return
 	}
@@ -68,7 +82,9 @@ func (s *Session) match(c *Command) *Transaction {
 		tx.Latency = c.Time.Sub(tx.Time)
 	}
 	tx.Replies++
-	if n := len(tx.ReplyVerbs); n == 0 || (tx.ReplyVerbs[n-1] != c.Verb && len(tx.ReplyVerbs) < 16) {
+	if n := len(tx.ReplyVerbs); n == 0 {
+		tx.ReplyVerbs = append(tx.buf[2:2:3], c.Verb)
+	} else if tx.ReplyVerbs[n-1] != c.Verb && n < 16 {
 		tx.ReplyVerbs = append(tx.ReplyVerbs, c.Verb)
 	}
 	if c.ErrorCode > 0 {

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -59,13 +60,18 @@ type jsonReport struct {
 	convs              []spooledConv
 	keyOf              map[int]string // open switchboard sessions' conversation keys, by session ID
 	openKeys           map[string]int // switchboard sessions of each key not yet final
-	users              map[string]*userAgg
+	userAggs           map[string]*userAgg
 	// idx holds the index entries of the spooled sessions and
 	// conversations until Close (records of indexRecord), so that
 	// nothing in memory grows with the number of sessions while reading.
 	idx spool
 	rec []byte
-	err error
+	// Set at Close: the users' sessions from the index, the capture, and
+	// a buffer for reading pieces back (tables).
+	userSessions map[string][]int
+	cap          Capture
+	rb           []byte
+	err          error
 	// emit hands final sessions and conversations to the encoding side
 	// (jsonReport.encode), on the worker goroutine when there is one.
 	// Only the encoding side touches sp, enc, sessions, convs, users and
@@ -131,7 +137,7 @@ type userAgg struct {
 }
 
 func newJSONReport() *jsonReport {
-	j := &jsonReport{groups: map[string]*convGroup{}, keyOf: map[int]string{}, openKeys: map[string]int{}, users: map[string]*userAgg{}}
+	j := &jsonReport{groups: map[string]*convGroup{}, keyOf: map[int]string{}, openKeys: map[string]int{}, userAggs: map[string]*userAgg{}}
 	j.emit = func(e event) { j.encode(&e) }
 	return j
 }
@@ -289,10 +295,10 @@ func (j *jsonReport) user(s *dissect.Session) {
 	if s.Auth == nil || s.Auth.User == "" || s.Kind != dissect.KindNotification || !s.HasContacts() || s.ListNotSent {
 		return
 	}
-	u := j.users[s.Auth.User]
+	u := j.userAggs[s.Auth.User]
 	if u == nil {
 		u = &userAgg{}
-		j.users[s.Auth.User] = u
+		j.userAggs[s.Auth.User] = u
 	}
 	if u.loginID == 0 || s.ID < u.loginID {
 		u.loginID, u.login = s.ID, j.putContacts(s.ContactsAtLogin())
@@ -431,6 +437,15 @@ func (j *jsonReport) close() {
 func (j *jsonReport) write(w io.Writer, c Capture) error {
 	defer j.sp.close()
 	defer j.idx.close()
+	if err := j.prepare(); err != nil {
+		return err
+	}
+	return j.writeDocument(w, c)
+}
+
+// prepare reads the index back and sorts it: sessions by start,
+// conversations by start.
+func (j *jsonReport) prepare() error {
 	if j.err != nil {
 		return j.err
 	}
@@ -441,6 +456,7 @@ func (j *jsonReport) write(w io.Writer, c Capture) error {
 	if err != nil {
 		return err
 	}
+	j.userSessions = userSessions
 	slices.SortFunc(j.sessions, func(a, b spooled) int {
 		if x := a.start.compare(b.start); x != 0 {
 			return x
@@ -453,6 +469,95 @@ func (j *jsonReport) write(w io.Writer, c Capture) error {
 		}
 		return cmp.Compare(a.seq, b.seq)
 	})
+	return nil
+}
+
+// writeTables writes the tables from the spool (a tableSource).
+func (j *jsonReport) writeTables(w io.Writer, c Capture, opt Options) error {
+	defer j.sp.close()
+	defer j.idx.close()
+	if err := j.prepare(); err != nil {
+		return err
+	}
+	j.cap = c
+	return writeTablesFrom(w, j, opt)
+}
+
+func (j *jsonReport) capture() Capture      { return j.cap }
+func (j *jsonReport) numSessions() int      { return len(j.sessions) }
+func (j *jsonReport) numConversations() int { return len(j.convs) }
+
+// session decodes the i-th session, in report order, from the spool.
+func (j *jsonReport) session(i int) (*Session, error) {
+	e := j.sessions[i]
+	b, err := j.readPiece(e.off, e.n)
+	if err != nil {
+		return nil, err
+	}
+	var s Session
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("report: reading back session %d: %w", e.id, err)
+	}
+	return &s, nil
+}
+
+// conversation decodes the i-th conversation, numbered i+1.
+func (j *jsonReport) conversation(i int) (*Conversation, error) {
+	e := j.convs[i]
+	b, err := j.readPiece(e.off, e.n)
+	if err != nil {
+		return nil, err
+	}
+	full := append([]byte(`{"id": `+strconv.Itoa(i+1)), b...)
+	var c Conversation
+	if err := json.Unmarshal(full, &c); err != nil {
+		return nil, fmt.Errorf("report: reading back conversation %d: %w", i+1, err)
+	}
+	return &c, nil
+}
+
+// users builds the users with their contact lists decoded.
+func (j *jsonReport) users() ([]User, error) {
+	us := j.buildUsers(j.userSessions)
+	out := make([]User, len(us))
+	for i := range us {
+		out[i] = us[i].User
+		for _, x := range []struct {
+			p   piece
+			dst *[]ContactEntry
+		}{{us[i].login, &out[i].ContactsAtLogin}, {us[i].end, &out[i].ContactsAtEnd}} {
+			if x.p.n == 0 {
+				continue
+			}
+			b, err := j.readPiece(x.p.off, x.p.n)
+			if err != nil {
+				return nil, err
+			}
+			if err := json.Unmarshal(b, x.dst); err != nil {
+				return nil, fmt.Errorf("report: reading back the contacts of %s: %w", out[i].User, err)
+			}
+		}
+	}
+	return out, nil
+}
+
+// readPiece reads a spooled piece into a buffer of its own (the spool's
+// memory must not be handed out).
+func (j *jsonReport) readPiece(off int64, n int) ([]byte, error) {
+	b, err := j.sp.read(j.rb, off, n)
+	if err != nil {
+		return nil, err
+	}
+	if j.sp.f == nil {
+		b = append(j.rb[:0], b...)
+	}
+	j.rb = b
+	return b, nil
+}
+
+// writeDocument writes the JSON document from the prepared spool.
+func (j *jsonReport) writeDocument(w io.Writer, c Capture) error {
+	userSessions := j.userSessions
 	jw := &jsonWriter{w: w}
 	jw.head(c)
 	var buf []byte
@@ -518,7 +623,7 @@ func (j *jsonReport) buildUsers(userSessions map[string][]int) []spooledUser {
 	index := make(map[string]int, len(userSessions))
 	for name, ss := range userSessions {
 		slices.Sort(ss)
-		u := j.users[name]
+		u := j.userAggs[name]
 		if u == nil {
 			u = &userAgg{}
 		}

@@ -62,7 +62,6 @@ type Output struct {
 	opt       Options
 	w         *bufio.Writer
 	err       error
-	sessions  []*dissect.Session
 	nd        *ndjsonWriter
 	tr        *transcriptWriter
 	js        *jsonReport
@@ -93,7 +92,9 @@ func NewOutput(w io.Writer, opt Options) *Output {
 		}
 	case FormatTranscript:
 		o.tr = &transcriptWriter{w: o.w, raw: opt.Raw, verbose: opt.Verbose}
-	case FormatJSON:
+	case FormatJSON, FormatTable:
+		// Tables are written from the JSON report's spool too, read back
+		// one session at a time.
 		o.js = newJSONReport()
 		o.wk = newWorker(o.js.encode)
 		o.js.emit = o.wk.put
@@ -193,13 +194,11 @@ func (o *Output) SessionEnd(s *dissect.Session) {
 		o.release(false)
 	case o.tr != nil:
 	case o.js != nil:
-		o.js.sessionEnd(s)
-	default:
-		o.sessions = append(o.sessions, s)
 		if o.opt.Format == FormatTable && o.opt.StreamTables && !o.opt.Chats {
 			o.held = append(o.held, s)
 			o.release(false)
 		}
+		o.js.sessionEnd(s)
 	}
 }
 
@@ -213,6 +212,13 @@ func (o *Output) release(closing bool) {
 			continue
 		}
 		switch {
+		case o.nd == nil:
+			// A table printed as the session ends (live).
+			p := &tablePrinter{w: o.w, raw: o.opt.Raw}
+			r := NewSession(s)
+			p.session(&r, o.opt.Verbose)
+			o.setErr(p.err)
+			o.setErr(o.w.Flush())
 		case o.wk != nil && !closing && s.AwaitingLinks() > 0:
 			// Given up waiting, but a connection delivered late could
 			// still link to s while the worker reads it: hand over a copy.
@@ -220,17 +226,11 @@ func (o *Output) release(closing bool) {
 			o.wk.put(event{kind: evSessionReport, r: &r})
 		case o.wk != nil:
 			o.wk.put(event{kind: evSession, s: s})
-		case o.nd != nil:
+		default:
 			o.setErr(o.nd.session(s))
 			if o.opt.Flush {
 				o.setErr(o.w.Flush())
 			}
-		default:
-			p := &tablePrinter{w: o.w, raw: o.opt.Raw}
-			r := NewSession(s)
-			p.session(&r, o.opt.Verbose)
-			o.setErr(p.err)
-			o.setErr(o.w.Flush())
 		}
 	}
 	clear(o.held[len(kept):])
@@ -270,23 +270,12 @@ func (o *Output) Close(c Capture) error {
 	case FormatJSON:
 		o.setErr(o.js.write(o.w, c))
 	case FormatTable:
-		o.setErr(writeTables(o.w, o.report(c), o.opt))
+		o.setErr(o.js.writeTables(o.w, c, o.opt))
 	case FormatNDJSON:
 		o.setErr(o.nd.summary(c))
 	}
 	o.setErr(o.w.Flush())
 	return o.err
-}
-
-func (o *Output) report(c Capture) *Report {
-	r := &Report{SchemaVersion: SchemaVersion, Capture: c, Sessions: make([]Session, 0, len(o.sessions))}
-	for _, s := range o.sessions {
-		r.Sessions = append(r.Sessions, NewSession(s))
-	}
-	SortSessions(r.Sessions)
-	r.Conversations = BuildConversations(o.sessions)
-	r.Users = BuildUsers(o.sessions, r.Conversations)
-	return r
 }
 
 func (o *Output) setErr(err error) {

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"reflect"
@@ -14,36 +15,66 @@ import (
 	"github.com/olekukonko/tablewriter/tw"
 )
 
+// tableSource is what the tables are written from: a Report in memory, or
+// the JSON report's spool (jsonReport), read one element at a time.
+type tableSource interface {
+	capture() Capture
+	numSessions() int
+	session(i int) (*Session, error) // in report order
+	numConversations() int
+	conversation(i int) (*Conversation, error)
+	users() ([]User, error)
+}
+
+// reportSource is a tableSource over a Report.
+type reportSource struct{ r *Report }
+
+func (s reportSource) capture() Capture                          { return s.r.Capture }
+func (s reportSource) numSessions() int                          { return len(s.r.Sessions) }
+func (s reportSource) session(i int) (*Session, error)           { return &s.r.Sessions[i], nil }
+func (s reportSource) numConversations() int                     { return len(s.r.Conversations) }
+func (s reportSource) conversation(i int) (*Conversation, error) { return &s.r.Conversations[i], nil }
+func (s reportSource) users() ([]User, error)                    { return s.r.Users, nil }
+
 // writeTables writes the report as text: an overview of the sessions, then
 // each session's negotiation, transactions, group operations, groups,
 // errors and anomalies.
 func writeTables(w io.Writer, r *Report, opt Options) error {
+	return writeTablesFrom(w, reportSource{r}, opt)
+}
+
+func writeTablesFrom(w io.Writer, src tableSource, opt Options) error {
 	p := &tablePrinter{w: w, raw: opt.Raw}
-	if opt.StreamTables && len(r.Sessions) > 0 && !opt.Chats {
+	n := src.numSessions()
+	if opt.StreamTables && n > 0 && !opt.Chats {
 		p.printf("\n") // after the last session printed as it ended
 	}
 	if opt.Chats {
-		p.chats(r)
+		p.chats(src)
 		return p.err
 	}
-	c := r.Capture
+	c := src.capture()
 	p.printf("Capture: %d file(s), %d packets, %d bytes", len(c.Files), c.Packets, c.Bytes)
 	if c.First != nil && c.Last != nil {
 		p.printf(", %s to %s", c.First, c.Last)
 	}
-	p.printf("; %d MSNP session(s)\n", len(r.Sessions))
+	p.printf("; %d MSNP session(s)\n", n)
 	if l := c.Live; l != nil {
 		p.printf("Live capture on %s: %d packets received by the filter, %d dropped by the kernel\n", l.Interface, l.Received, l.Dropped)
 	}
 	for _, e := range c.Errors {
 		p.printf("Input error: %s\n", p.s(e))
 	}
-	if len(r.Sessions) == 0 {
+	if n == 0 {
 		return p.err
 	}
 	p.printf("\n")
 	rows := [][]string{}
-	for _, s := range r.Sessions {
+	for i := range n {
+		s, err := src.session(i)
+		if err != nil {
+			return err
+		}
 		user, auth := "", ""
 		if s.Auth != nil {
 			user = s.Auth.User
@@ -56,27 +87,40 @@ func writeTables(w io.Writer, r *Report, opt Options) error {
 			strconv.Itoa(s.ID), s.Kind, s.Client, s.Server, s.Start.String(), duration(s.End.Sub(s.Start.Time)),
 			versionText(s.Version), p.s(user), auth,
 			strconv.FormatInt(s.Commands.C2S+s.Commands.S2C, 10), strconv.Itoa(len(s.Errors)),
-			strconv.Itoa(len(s.Anomalies)), state(&s),
+			strconv.Itoa(len(s.Anomalies)), state(s),
 		})
 	}
 	p.table([]string{"ID", "Kind", "Client", "Server", "Start", "Duration", "Version", "User", "Auth", "Cmds", "Errors", "Anomalies", "State"}, rows)
 	if !opt.StreamTables {
-		for i := range r.Sessions {
-			p.session(&r.Sessions[i], opt.Verbose)
+		for i := range n {
+			s, err := src.session(i)
+			if err != nil {
+				return err
+			}
+			p.session(s, opt.Verbose)
 		}
 	}
-	p.conversations(r.Conversations)
-	p.users(r.Users)
+	p.conversations(src)
+	us, err := src.users()
+	if err != nil {
+		return err
+	}
+	p.users(us)
 	return p.err
 }
 
 // chats prints each conversation as "time · sender · text" lines.
-func (p *tablePrinter) chats(r *Report) {
-	if len(r.Conversations) == 0 {
+func (p *tablePrinter) chats(src tableSource) {
+	if src.numConversations() == 0 {
 		p.printf("No switchboard conversations in the capture.\n")
 		return
 	}
-	for i, c := range r.Conversations {
+	for i := range src.numConversations() {
+		c, err := src.conversation(i)
+		if err != nil {
+			p.err = cmp.Or(p.err, err)
+			return
+		}
 		if i > 0 {
 			p.printf("\n")
 		}
@@ -132,13 +176,18 @@ func messageText(m Message) string {
 	return "[" + m.Type + " " + m.ContentType + "]"
 }
 
-func (p *tablePrinter) conversations(cs []Conversation) {
-	if len(cs) == 0 {
+func (p *tablePrinter) conversations(src tableSource) {
+	if src.numConversations() == 0 {
 		return
 	}
 	p.printf("\nConversations:\n")
 	rows := [][]string{}
-	for _, c := range cs {
+	for i := range src.numConversations() {
+		c, err := src.conversation(i)
+		if err != nil {
+			p.err = cmp.Or(p.err, err)
+			return
+		}
 		names := make([]string, 0, len(c.Participants))
 		for _, x := range c.Participants {
 			names = append(names, p.s(x.User))
