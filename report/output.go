@@ -57,7 +57,8 @@ type Options struct {
 
 // Output renders the dissector's results. It is a dissect.Handler: the
 // streaming formats (ndjson, transcript) write as results arrive; json and
-// table keep the sessions and write at Close.
+// table spool each session once it is final (jsonstream.go) and write at
+// Close.
 type Output struct {
 	opt       Options
 	w         *bufio.Writer
