@@ -23,6 +23,10 @@ type Chat struct {
 	// last is the participant participant returned last: most MSGs come
 	// from the same one or two users.
 	last *Participant
+	// format and typing are the X-MMS-IM-Format and TypingUser values
+	// kept last in each direction: a user sends the same ones again and
+	// again, and messages share the string rather than each copying it.
+	format, typing [2]string
 }
 
 // Participant is one user present in a switchboard.
@@ -240,7 +244,7 @@ func (s *Session) message(c *Command, from, friendly string) {
 			}
 		}
 	}
-	classify(m, c.Payload)
+	classify(m, c.Payload, ch)
 	if in := m.Invite; in != nil && in.Cookie != "" {
 		// An ACCEPT or CANCEL names only the cookie: take the application
 		// and file from the INVITE it answers.
@@ -272,7 +276,9 @@ const maxText = 4096
 var classifyHeaders = [...]string{"Content-Type", "X-MMS-IM-Format", "TypingUser"}
 
 // classify reads a MSG payload's MIME headers to decide the message type.
-func classify(m *Message, payload []byte) {
+// ch, when not nil, is the chat of the message, whose last header values
+// are reused when equal.
+func classify(m *Message, payload []byte, ch *Chat) {
 	// The header values are views of the payload; what the message keeps
 	// is copied, so that the payload is not kept with it.
 	var hv [len(classifyHeaders)][]byte
@@ -281,14 +287,18 @@ func classify(m *Message, payload []byte) {
 		return
 	}
 	m.ContentType = internContentType(hv[0])
+	var last struct{ format, typing *string }
+	if ch != nil && m.Dir <= S2C {
+		last.format, last.typing = &ch.format[m.Dir], &ch.typing[m.Dir]
+	}
 	switch mediaType(m.ContentType) {
 	case "text/plain":
 		m.Type = "text"
 		m.Text = string(body[:min(len(body), maxText)])
-		m.Format = string(hv[1])
+		m.Format = reuse(last.format, hv[1])
 	case "text/x-msmsgscontrol":
 		m.Type = "typing"
-		m.TypingUser = string(hv[2])
+		m.TypingUser = reuse(last.typing, hv[2])
 	case "text/x-msmsgsinvite":
 		m.Type = "invite"
 		bh := ParseHeaders(body)
@@ -320,6 +330,18 @@ func classify(m *Message, payload []byte) {
 			m.P2P = &h
 		}
 	}
+}
+
+// reuse returns *last when it equals b, else a copy of b, which it keeps
+// in *last. last may be nil; then it returns a copy.
+func reuse(last *string, b []byte) string {
+	if last == nil {
+		return string(b)
+	}
+	if *last != string(b) {
+		*last = string(b)
+	}
+	return *last
 }
 
 // commonContentTypes are the Content-Type values of nearly every MSG,
