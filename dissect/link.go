@@ -111,13 +111,17 @@ func (s *Session) useCookie(cookie string) {
 		return
 	}
 	s.LinkNote = ""
-	if !g.used {
-		g.from.awaiting--
-	}
-	g.used = true
 	if s.Parent == 0 {
 		s.Parent = g.from.ID
 	}
+	if g.used {
+		// Another switchboard session followed this cookie first: it is
+		// the one the grant names. The granting session, no longer
+		// awaiting anything, may already be in the report's hands.
+		return
+	}
+	g.from.awaiting--
+	g.used = true
 	if g.xfr >= 0 && g.xfr < len(g.from.Redirects) {
 		g.from.Redirects[g.xfr].Session = s.ID
 	}

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/base64"
 	"slices"
+	"strconv"
 	"time"
 	"unicode/utf8"
 
@@ -31,10 +32,7 @@ func BuildConversations(ss []*dissect.Session) []Conversation {
 		if s.Chat == nil || s.Kind != dissect.KindSwitchboard {
 			continue
 		}
-		key := s.Conn.Server.String() + " " + s.Chat.SessionID
-		if s.Chat.SessionID == "" {
-			key = "session " + s.Conn.Server.String() + " " + s.Conn.Client.String() + " " + s.StartTime.String()
-		}
+		key := conversationKey(s)
 		cv := byKey[key]
 		if cv == nil {
 			cv = &conv{start: s.StartTime}
@@ -54,6 +52,15 @@ func BuildConversations(ss []*dissect.Session) []Conversation {
 		out = append(out, c)
 	}
 	return out
+}
+
+// conversationKey names the chat switchboard session s belongs to: its
+// server and session id, or the session alone when no id was seen.
+func conversationKey(s *dissect.Session) string {
+	if s.Chat.SessionID == "" {
+		return "session " + strconv.Itoa(s.ID)
+	}
+	return s.Conn.Server.String() + " " + s.Chat.SessionID
 }
 
 // conversationOf merges the sessions of one chat into its conversation,

@@ -53,7 +53,10 @@ type jsonReport struct {
 	sessions []spooled
 	groups   map[string]*convGroup
 	order    []*convGroup // groups not yet final, in creation order
-	nextSeq  int
+	// endOrd numbers the sessions in the order they ended, until final;
+	// a conversation's seq is the smallest of its sessions'.
+	endOrd map[int]int
+	ends   int
 	// finals and finalConvs count the sessions and conversations made
 	// final so far.
 	finals, finalConvs int
@@ -137,7 +140,7 @@ type userAgg struct {
 }
 
 func newJSONReport() *jsonReport {
-	j := &jsonReport{groups: map[string]*convGroup{}, keyOf: map[int]string{}, openKeys: map[string]int{}, userAggs: map[string]*userAgg{}}
+	j := &jsonReport{groups: map[string]*convGroup{}, keyOf: map[int]string{}, endOrd: map[int]int{}, openKeys: map[string]int{}, userAggs: map[string]*userAgg{}}
 	j.emit = func(e event) { j.encode(&e) }
 	return j
 }
@@ -174,7 +177,7 @@ func convKey(s *dissect.Session) string {
 	if s.Chat == nil || s.Chat.SessionID == "" {
 		return ""
 	}
-	return s.Conn.Server.String() + " " + s.Chat.SessionID
+	return conversationKey(s)
 }
 
 // command notes what a command of an open session tells: the packet time,
@@ -189,11 +192,17 @@ func (j *jsonReport) command(s *dissect.Session, c *dissect.Command) {
 	}
 }
 
+// register counts s as an open session of its chat, moving it when its
+// session id changed (a second CAL ... RINGING).
 func (j *jsonReport) register(s *dissect.Session) {
-	if _, ok := j.keyOf[s.ID]; ok {
-		return
+	k := convKey(s)
+	if old, ok := j.keyOf[s.ID]; ok {
+		if old == k {
+			return
+		}
+		j.unregister(s)
 	}
-	if k := convKey(s); k != "" {
+	if k != "" {
 		j.keyOf[s.ID] = k
 		j.openKeys[k]++
 	}
@@ -218,6 +227,8 @@ func (j *jsonReport) sessionEnd(s *dissect.Session) {
 	if s.Kind == dissect.KindSwitchboard {
 		j.register(s)
 	}
+	j.endOrd[s.ID] = j.ends
+	j.ends++
 	j.pending = append(j.pending, s)
 	j.settle(false)
 }
@@ -244,22 +255,22 @@ func (j *jsonReport) settle(closing bool) {
 func (j *jsonReport) final(s *dissect.Session) {
 	j.finals++
 	j.emit(event{kind: evJSONSession, s: s})
-	k, ok := j.keyOf[s.ID]
 	j.unregister(s)
+	ord := j.endOrd[s.ID]
+	delete(j.endOrd, s.ID)
 	if s.Chat == nil || s.Kind != dissect.KindSwitchboard {
 		return
 	}
-	if !ok {
-		// A chat without a session id is a conversation of its own.
-		k = "session " + strconv.Itoa(s.ID)
-	}
+	k := conversationKey(s)
 	g := j.groups[k]
 	if g == nil {
-		j.nextSeq++
-		g = &convGroup{key: k, seq: j.nextSeq, start: s.StartTime}
+		g = &convGroup{key: k, seq: ord, start: s.StartTime}
 		j.groups[k] = g
 		j.order = append(j.order, g)
 	}
+	// Conversations starting at the same time are in the order their
+	// first session ended, as BuildConversations orders them.
+	g.seq = min(g.seq, ord)
 	g.ss = append(g.ss, s)
 	if s.StartTime.Before(g.start) {
 		g.start = s.StartTime
