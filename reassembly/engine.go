@@ -323,8 +323,9 @@ func (e *Engine) endFinished(t time.Time) {
 	}
 }
 
-// evict ends the least recently active tenth of the open connections
-// when there are more than MaxConnections, oldest first.
+// evict ends the least recently active open connections when there are
+// more than MaxConnections, oldest first, until nine tenths of the limit
+// remain.
 func (e *Engine) evict() {
 	if e.nopen <= e.opt.MaxConnections {
 		return

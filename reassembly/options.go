@@ -72,9 +72,9 @@ type Options struct {
 	MaxBufferedPagesPerConn int
 	MaxBufferedPagesTotal   int
 	// MaxConnections bounds the connections open at once. When a flush
-	// finds more, the least recently active tenth of them is ended
-	// (closed=false), each Stream told first by Evict when it implements
-	// Evicter. Default DefaultMaxConnections.
+	// finds more, the least recently active are ended (closed=false) until
+	// nine tenths of the limit remain, each Stream told first by Evict when
+	// it implements Evicter. Default DefaultMaxConnections.
 	MaxConnections int
 	// IdleTimeout is the packet time after which a silent connection is
 	// ended with closed=false. Default DefaultIdleTimeout.
