@@ -1,9 +1,6 @@
 package dissect
 
-import (
-	"testing"
-	"unsafe"
-)
+import "testing"
 
 func TestLookupVerb(t *testing.T) {
 	if len(verbTable) > 255 {
@@ -41,13 +38,5 @@ func TestLookupVerb(t *testing.T) {
 				t.Errorf("lookupVerb(%q) = %v, want nil", tt.verb, got.Verb)
 			}
 		})
-	}
-}
-
-// TestCommandSize keeps a Command, allocated for every line, within the
-// allocator's 240-byte size class.
-func TestCommandSize(t *testing.T) {
-	if n := unsafe.Sizeof(Command{}); n > 240 {
-		t.Errorf("Command is %d bytes, want at most 240", n)
 	}
 }
