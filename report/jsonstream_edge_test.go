@@ -60,13 +60,8 @@ func compare(t *testing.T, mem int, script func(d *drv)) (string, string) {
 	if err := writeJSON(&want, capture, keep.ss); err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(got.Bytes(), want.Bytes()) {
-		i := 0
-		for i < min(got.Len(), want.Len()) && got.Bytes()[i] == want.Bytes()[i] {
-			i++
-		}
-		t.Errorf("streamed differs from batch at byte %d:\ngot  %s\nwant %s", i,
-			got.Bytes()[max(0, i-300):min(got.Len(), i+200)], want.Bytes()[max(0, i-300):min(want.Len(), i+200)])
+	if d := firstDiff(got.Bytes(), want.Bytes()); d != "" {
+		t.Errorf("streamed differs from batch %s", d)
 	}
 	return got.String(), want.String()
 }
@@ -252,13 +247,8 @@ func TestJSONStreamInterleaved(t *testing.T) {
 				spoolMemory = saved
 				var want bytes.Buffer
 				writeJSON(&want, capture, keep.ss)
-				if !bytes.Equal(got.Bytes(), want.Bytes()) {
-					i := 0
-					for i < min(got.Len(), want.Len()) && got.Bytes()[i] == want.Bytes()[i] {
-						i++
-					}
-					t.Errorf("seed %d mem %d same %v: differs at %d:\ngot  %s\nwant %s", seed, mem, same, i,
-						got.Bytes()[max(0, i-400):min(got.Len(), i+100)], want.Bytes()[max(0, i-400):min(want.Len(), i+100)])
+				if d := firstDiff(got.Bytes(), want.Bytes()); d != "" {
+					t.Errorf("seed %d mem %d same %v: differs %s", seed, mem, same, d)
 				}
 			}
 		}

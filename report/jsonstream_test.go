@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"cmp"
+	"fmt"
 	"io"
 	"net/netip"
 	"os"
@@ -90,13 +91,8 @@ func TestJSONStreamMatchesBatch(t *testing.T) {
 		if err := writeJSON(&want, capture, keep.ss); err != nil {
 			t.Fatal(err)
 		}
-		if !bytes.Equal(got.Bytes(), want.Bytes()) {
-			i := 0
-			for i < min(got.Len(), want.Len()) && got.Bytes()[i] == want.Bytes()[i] {
-				i++
-			}
-			t.Fatalf("spool memory %d: streamed JSON differs from the batch document at byte %d:\ngot  %q\nwant %q",
-				mem, i, got.Bytes()[max(0, i-200):min(got.Len(), i+200)], want.Bytes()[max(0, i-200):min(want.Len(), i+200)])
+		if d := firstDiff(got.Bytes(), want.Bytes()); d != "" {
+			t.Fatalf("spool memory %d: streamed JSON differs from the batch document %s", mem, d)
 		}
 		if n := bytes.Count(got.Bytes(), []byte(`"session_id"`)); n < 5 {
 			t.Fatalf("only %d conversations: the test covers too little", n)
@@ -205,4 +201,17 @@ func TestNDJSONHeldSessions(t *testing.T) {
 	if !(dispatch[1] < runs[2]) {
 		t.Errorf("the second run's dispatch record (line %d) waits past the third run's start (line %d)", dispatch[1], runs[2])
 	}
+}
+
+// firstDiff says where got and want first differ, with the text around
+// it, or "" when they are equal.
+func firstDiff(got, want []byte) string {
+	if bytes.Equal(got, want) {
+		return ""
+	}
+	i := 0
+	for i < min(len(got), len(want)) && got[i] == want[i] {
+		i++
+	}
+	return fmt.Sprintf("at byte %d:\ngot  %q\nwant %q", i, got[max(0, i-300):min(len(got), i+200)], want[max(0, i-300):min(len(want), i+200)])
 }
