@@ -688,6 +688,8 @@ func (s *spool) write(b []byte) (int64, error) {
 		if err != nil {
 			return off, fmt.Errorf("the JSON report's temporary file (set TMPDIR to a writable directory with room for the output): %w", err)
 		}
+		// Unlinked at once where the system allows it (not on Windows,
+		// where close removes it instead).
 		os.Remove(f.Name())
 		s.f, s.w = f, bufio.NewWriterSize(f, 256<<10)
 		if _, err := s.w.Write(s.mem); err != nil {
@@ -731,6 +733,7 @@ func (s *spool) read(buf []byte, off int64, n int) ([]byte, error) {
 func (s *spool) close() {
 	if s.f != nil {
 		s.f.Close()
+		os.Remove(s.f.Name())
 		s.f, s.w = nil, nil
 	}
 	s.mem = nil
