@@ -33,7 +33,7 @@ func NewSession(s *dissect.Session) Session {
 		EvictedPending:       s.EvictedPending,
 		UnlistedTransactions: s.UnlistedTransactions,
 		Redirects:            []Redirect{},
-		Transactions:         []Transaction{},
+		Transactions:         make([]Transaction, 0, len(s.Transactions)),
 		GroupOps:             []GroupOp{},
 		Groups:               []Group{},
 		Errors:               []Error{},

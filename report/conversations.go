@@ -129,21 +129,25 @@ func sameMessage(a, b *dissect.Message) bool {
 }
 
 func mergeMessages(ss []*dissect.Session) []Message {
-	var ms []sessMsg
+	n := 0
+	for _, s := range ss {
+		n += len(s.Chat.Messages)
+	}
+	ms := make([]sessMsg, 0, n)
 	for _, s := range ss {
 		for _, m := range s.Chat.Messages {
 			ms = append(ms, sessMsg{s, m})
 		}
 	}
 	slices.SortStableFunc(ms, func(a, b sessMsg) int { return a.m.Time.Compare(b.m.Time) })
-	out := []Message{}
-	kept := []sessMsg{}
+	out := make([]Message, 0, len(ms))
+	kept := make([]sessMsg, 0, len(ms))
 	// first[i] is the time of the message kept[i] was first set to:
 	// non-decreasing, and a replacement (the sender's copy) is at most
 	// dupWindow later, so kept messages whose first time is more than
 	// 2*dupWindow before x cannot be copies of x. Only the window is
 	// compared: a long chat costs n log n, not n².
-	var first []time.Time
+	first := make([]time.Time, 0, len(ms))
 	for _, x := range ms {
 		from, _ := slices.BinarySearchFunc(first, x.m.Time.Add(-2*dupWindow), func(t, target time.Time) int { return t.Compare(target) })
 		dup := false
