@@ -77,6 +77,39 @@ func mimeSlice(b []byte, names []string, values [][]byte) (body []byte, ok bool)
 	return b[len(block)-len(rest):], true
 }
 
+// HeaderView is a MIME header as views of the payload it was read from.
+type HeaderView struct {
+	Name, Value []byte
+}
+
+// ParseMIMEViews reads b's header block exactly as ParseMIME does, but
+// appends the headers to hs[:0] as views of b instead of copying them:
+// with hs reused, it does not allocate. The views are valid as long as b.
+func ParseMIMEViews(b []byte, hs []HeaderView) ([]HeaderView, []byte, bool) {
+	hs = hs[:0]
+	end := bytes.Index(b, []byte("\r\n\r\n"))
+	if end < 0 {
+		return hs, b, false
+	}
+	block := b[:end+2]
+	rest := block
+	for len(hs) < maxHeaders {
+		i := bytes.Index(rest, []byte("\r\n"))
+		if i < 0 {
+			return hs, b[end+4:], len(hs) > 0
+		}
+		line := rest[:i]
+		rest = rest[i+2:]
+		name, value, found := bytes.Cut(line, []byte(":"))
+		if !found || len(name) == 0 || bytes.IndexByte(name, ' ') >= 0 {
+			return hs[:0], b, false
+		}
+		hs = append(hs, HeaderView{Name: name, Value: bytes.TrimLeft(value, " ")})
+	}
+	// More than maxHeaders headers: the body starts after the last read.
+	return hs, b[len(block)-len(rest):], true
+}
+
 // ParseHeaders reads "Name: value" lines up to an empty line or the end
 // of b, whichever comes first: the form of the bodies nested in a MSG
 // payload (an invitation's fields, a datacast's ID), whose last line may

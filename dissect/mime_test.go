@@ -7,10 +7,19 @@ import (
 	"testing"
 )
 
-// sameAsParseMIME returns "" when mimeSlice reads b as ParseMIME and
-// HeaderValue do, else what differs.
+// sameAsParseMIME returns "" when mimeSlice and ParseMIMEViews read b as
+// ParseMIME and HeaderValue do, else what differs.
 func sameAsParseMIME(b []byte, names []string) string {
 	hs, wantBody, wantOK := ParseMIME(b)
+	vs, vbody, vok := ParseMIMEViews(b, nil)
+	if vok != wantOK || !bytes.Equal(vbody, wantBody) || len(vbody) != len(wantBody) || len(vs) != len(hs) {
+		return fmt.Sprintf("ParseMIMEViews(%q) = %d headers, body %q, %v, want %d, %q, %v", b, len(vs), vbody, vok, len(hs), wantBody, wantOK)
+	}
+	for i := range vs {
+		if string(vs[i].Name) != hs[i].Name || string(vs[i].Value) != hs[i].Value {
+			return fmt.Sprintf("ParseMIMEViews(%q) header %d = %q: %q, want %q: %q", b, i, vs[i].Name, vs[i].Value, hs[i].Name, hs[i].Value)
+		}
+	}
 	values := make([][]byte, len(names))
 	body, ok := mimeSlice(b, names, values)
 	if ok != wantOK || !bytes.Equal(body, wantBody) || len(body) != len(wantBody) {
@@ -67,5 +76,9 @@ func TestMIMESliceAllocs(t *testing.T) {
 		mimeSlice(b, classifyHeaders[:], hv[:])
 	}); n != 0 {
 		t.Errorf("mimeSlice: %v allocations, want 0", n)
+	}
+	hs := make([]HeaderView, 0, 8)
+	if n := testing.AllocsPerRun(100, func() { hs, _, _ = ParseMIMEViews(b, hs) }); n != 0 {
+		t.Errorf("ParseMIMEViews: %v allocations, want 0", n)
 	}
 }

@@ -901,6 +901,8 @@ type commandEncoder struct {
 	// tmp holds a URL-decoded argument until it is escaped into the
 	// output.
 	tmp []byte
+	// hs holds a MSG payload's MIME headers, as views of the payload.
+	hs []dissect.HeaderView
 }
 
 // maxScratch bounds the scratch buffer kept between calls; a larger one
@@ -976,43 +978,51 @@ func (e *commandEncoder) appendCommand(dst []byte, c *dissect.Command) []byte {
 	}
 	dst = appendInt(dst, int64(c.PayloadLen))
 	dst = append(dst, `,"payload":`...)
-	dst = appendPayload(dst, c)
+	dst = e.appendPayload(dst, c)
 	return append(dst, '}')
 }
 
 // appendPayload appends the Payload newPayload builds for c.
-func appendPayload(dst []byte, c *dissect.Command) []byte {
+func (e *commandEncoder) appendPayload(dst []byte, c *dissect.Command) []byte {
 	dst = append(dst, `{"retained":`...)
 	dst = appendInt(dst, int64(len(c.Payload)))
 	dst = append(dst, `,"lost_bytes":`...)
 	dst = appendInt(dst, int64(c.PayloadLost))
 	body := c.Payload
 	var (
-		contentType string
+		contentType []byte
 		blocks      []dissect.Block
-		headers     []dissect.Header
+		headers     []dissect.HeaderView
 	)
 	switch c.Verb {
 	case "SDG", "PUT", "DEL", "NFY":
 		if bs, rest, ok := dissect.ParseBlocks(body); ok {
 			blocks = bs
-			contentType = dissect.HeaderValue(bs[len(bs)-1].Headers, "Content-Type")
+			contentType = []byte(dissect.HeaderValue(bs[len(bs)-1].Headers, "Content-Type"))
 			body = rest
 		}
 	case "MSG":
-		if hs, rest, ok := dissect.ParseMIME(body); ok {
+		// Views of the payload: nothing is copied but into dst.
+		hs, rest, ok := dissect.ParseMIMEViews(body, e.hs)
+		e.hs = hs[:0]
+		if ok {
 			headers = hs
-			contentType = dissect.HeaderValue(hs, "Content-Type")
+			for _, h := range hs {
+				if bytes.EqualFold(h.Name, []byte("Content-Type")) {
+					contentType = h.Value
+					break
+				}
+			}
 			body = rest
 		}
 	}
-	if contentType != "" {
+	if len(contentType) > 0 {
 		dst = append(dst, `,"content_type":`...)
 		dst = appendString(dst, contentType)
 	}
 	if len(headers) > 0 {
 		dst = append(dst, `,"headers":`...)
-		dst = appendHeaders(dst, headers)
+		dst = appendHeaderViews(dst, headers)
 	}
 	if len(blocks) > 0 {
 		dst = append(dst, `,"blocks":[`...)
@@ -1037,6 +1047,21 @@ func appendPayload(dst []byte, c *dissect.Command) []byte {
 		dst = append(dst, '"')
 	}
 	return append(dst, '}')
+}
+
+func appendHeaderViews(dst []byte, hs []dissect.HeaderView) []byte {
+	dst = append(dst, '[')
+	for i := range hs {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, `{"name":`...)
+		dst = appendString(dst, hs[i].Name)
+		dst = append(dst, `,"value":`...)
+		dst = appendString(dst, hs[i].Value)
+		dst = append(dst, '}')
+	}
+	return append(dst, ']')
 }
 
 func appendHeaders(dst []byte, hs []dissect.Header) []byte {
