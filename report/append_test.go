@@ -365,6 +365,8 @@ func TestNDJSONCommandAllocs(t *testing.T) {
 		{Verb: "ILN", HasTrID: true, TrID: 6, Dir: dissect.S2C, Args: []string{"NLN", "bob@hotmail.com", "Bob%20the%20%E2%98%83", "268435492"}, Role: dissect.RoleReply, PayloadLen: -1},
 		{Verb: "UUX", HasTrID: true, TrID: 9, Args: []string{"38"}, PayloadLen: 38, Payload: []byte("<Data><PSM>hi &amp; \"bye\"</PSM></Data>")},
 		{Verb: "207", HasTrID: true, TrID: 3, ErrorCode: 207, Role: dissect.RoleError, PayloadLen: -1},
+		{Verb: "MSG", HasTrID: true, TrID: 4, Args: []string{"N", "126"}, PayloadLen: 126,
+			Payload: []byte("MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\nX-MMS-IM-Format: FN=Arial; EF=; CO=0; CS=0; PF=22\r\n\r\nhello <there>")},
 	}
 	n := newNDJSONWriter(io.Discard)
 	for _, c := range cmds {
