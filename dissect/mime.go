@@ -20,29 +20,28 @@ const maxHeaders = 64
 // line. ok is false when b does not start with a complete header block;
 // then body is b. Header strings are copies; body is a view of b.
 func ParseMIME(b []byte) (hs []Header, body []byte, ok bool) {
-	end := bytes.Index(b, []byte("\r\n\r\n"))
-	if end < 0 {
+	var buf [maxHeaders]HeaderView
+	vs, body, ok := ParseMIMEViews(b, buf[:0])
+	if !ok {
 		return nil, b, false
 	}
 	// One string for the header block, names and values substrings of it.
-	block := string(b[:end+2])
-	hs = make([]Header, 0, min(strings.Count(block, "\r\n"), maxHeaders))
-	rest := block
-	for len(hs) < maxHeaders {
-		i := strings.Index(rest, "\r\n")
-		if i < 0 {
-			return hs, b[end+4:], len(hs) > 0
-		}
-		line := rest[:i]
-		rest = rest[i+2:]
-		name, value, found := strings.Cut(line, ":")
-		if !found || len(name) == 0 || strings.IndexByte(name, ' ') >= 0 {
-			return nil, b, false
-		}
-		hs = append(hs, Header{Name: name, Value: strings.TrimLeft(value, " ")})
+	block := string(b[:len(b)-len(body)])
+	hs = make([]Header, len(vs))
+	for i, v := range vs {
+		hs[i] = Header{Name: substring(block, b, v.Name), Value: substring(block, b, v.Value)}
 	}
-	// More than maxHeaders headers: the body starts after the last read.
-	return hs, b[len(block)-len(rest):], true
+	return hs, body, true
+}
+
+// substring returns view v of b as the same bytes of s, a copy of b's
+// start: v's offset in b is what its capacity lacks of b's.
+func substring(s string, b, v []byte) string {
+	if len(v) == 0 {
+		return ""
+	}
+	off := cap(b) - cap(v)
+	return s[off : off+len(v)]
 }
 
 // mimeSlice reads b's header block as ParseMIME does, without allocating.
@@ -50,31 +49,17 @@ func ParseMIME(b []byte) (hs []Header, body []byte, ok bool) {
 // so named (case insensitive), a view of b; values[i] stays nil when there
 // is none. body and ok are ParseMIME's.
 func mimeSlice(b []byte, names []string, values [][]byte) (body []byte, ok bool) {
-	end := bytes.Index(b, []byte("\r\n\r\n"))
-	if end < 0 {
-		return b, false
-	}
-	block := b[:end+2]
-	rest := block
-	for n := 0; n < maxHeaders; n++ {
-		i := bytes.Index(rest, []byte("\r\n"))
-		if i < 0 {
-			return b[end+4:], n > 0
-		}
-		line := rest[:i]
-		rest = rest[i+2:]
-		name, value, found := bytes.Cut(line, []byte(":"))
-		if !found || len(name) == 0 || bytes.IndexByte(name, ' ') >= 0 {
-			return b, false
-		}
-		for k, w := range names {
-			if values[k] == nil && len(name) == len(w) && bytes.EqualFold(name, []byte(w)) {
-				values[k] = bytes.TrimLeft(value, " ")
+	var buf [maxHeaders]HeaderView
+	vs, body, ok := ParseMIMEViews(b, buf[:0])
+	for k, w := range names {
+		for _, v := range vs {
+			if len(v.Name) == len(w) && bytes.EqualFold(v.Name, []byte(w)) {
+				values[k] = v.Value
+				break
 			}
 		}
 	}
-	// More than maxHeaders headers: the body starts after the last read.
-	return b[len(block)-len(rest):], true
+	return body, ok
 }
 
 // HeaderView is a MIME header as views of the payload it was read from.
@@ -82,9 +67,10 @@ type HeaderView struct {
 	Name, Value []byte
 }
 
-// ParseMIMEViews reads b's header block exactly as ParseMIME does, but
-// appends the headers to hs[:0] as views of b instead of copying them:
-// with hs reused, it does not allocate. The views are valid as long as b.
+// ParseMIMEViews reads b's header block as ParseMIME does, but appends the
+// headers to hs[:0] as views of b instead of copying them: with hs reused,
+// it does not allocate. The views are valid as long as b. It is the one
+// reader of the header block; ParseMIME and classify are built on it.
 func ParseMIMEViews(b []byte, hs []HeaderView) ([]HeaderView, []byte, bool) {
 	hs = hs[:0]
 	end := bytes.Index(b, []byte("\r\n\r\n"))

@@ -7,10 +7,44 @@ import (
 	"testing"
 )
 
-// sameAsParseMIME returns "" when mimeSlice and ParseMIMEViews read b as
-// ParseMIME and HeaderValue do, else what differs.
+// referenceParseMIME is ParseMIME as first written, line by line with a
+// string per name and value: the independent reference the parsers built
+// on ParseMIMEViews are held to.
+func referenceParseMIME(b []byte) (hs []Header, body []byte, ok bool) {
+	rest := b
+	for len(hs) < maxHeaders {
+		i := bytes.Index(rest, []byte("\r\n"))
+		if i < 0 {
+			return nil, b, false
+		}
+		line := rest[:i]
+		rest = rest[i+2:]
+		if len(line) == 0 {
+			if len(hs) == 0 {
+				return nil, b, false
+			}
+			return hs, rest, true
+		}
+		name, value, found := bytes.Cut(line, []byte(":"))
+		if !found || len(name) == 0 || bytes.IndexByte(name, ' ') >= 0 {
+			return nil, b, false
+		}
+		hs = append(hs, Header{Name: string(name), Value: string(bytes.TrimLeft(value, " "))})
+	}
+	if !bytes.Contains(b, []byte("\r\n\r\n")) {
+		return nil, b, false
+	}
+	return hs, rest, true
+}
+
+// sameAsParseMIME returns "" when ParseMIME, mimeSlice and ParseMIMEViews
+// read b as referenceParseMIME and HeaderValue do, else what differs.
 func sameAsParseMIME(b []byte, names []string) string {
-	hs, wantBody, wantOK := ParseMIME(b)
+	hs, wantBody, wantOK := referenceParseMIME(b)
+	ps, pbody, pok := ParseMIME(b)
+	if pok != wantOK || !bytes.Equal(pbody, wantBody) || len(pbody) != len(wantBody) || fmt.Sprint(ps) != fmt.Sprint(hs) {
+		return fmt.Sprintf("ParseMIME(%q) = %q, body %q, %v, want %q, %q, %v", b, ps, pbody, pok, hs, wantBody, wantOK)
+	}
 	vs, vbody, vok := ParseMIMEViews(b, nil)
 	if vok != wantOK || !bytes.Equal(vbody, wantBody) || len(vbody) != len(wantBody) || len(vs) != len(hs) {
 		return fmt.Sprintf("ParseMIMEViews(%q) = %d headers, body %q, %v, want %d, %q, %v", b, len(vs), vbody, vok, len(hs), wantBody, wantOK)
@@ -46,6 +80,7 @@ func TestMIMESlice(t *testing.T) {
 		{name: "typing", in: "MIME-Version: 1.0\r\nContent-Type: text/x-msmsgscontrol\r\nTypingUser: a@b.c\r\n\r\n\r\n"},
 		{name: "case", in: "content-type: text/plain\r\nx-mms-im-format:FN=A\r\nTYPINGUSER:   x\r\n\r\n"},
 		{name: "first wins", in: "Content-Type: a\r\nContent-Type: b\r\n\r\n"},
+		{name: "first wins when empty", in: "Content-Type:  \r\nContent-Type: b\r\n\r\n"},
 		{name: "empty value", in: "Content-Type:\r\nTypingUser: \r\n\r\nx"},
 		{name: "no header", in: "Content-Type: text/plain\r\nhello"},
 		{name: "empty", in: ""},
