@@ -1052,14 +1052,7 @@ func (e *commandEncoder) appendPayload(dst []byte, c *dissect.Command) []byte {
 func appendHeaderViews(dst []byte, hs []dissect.HeaderView) []byte {
 	dst = append(dst, '[')
 	for i := range hs {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = append(dst, `{"name":`...)
-		dst = appendString(dst, hs[i].Name)
-		dst = append(dst, `,"value":`...)
-		dst = appendString(dst, hs[i].Value)
-		dst = append(dst, '}')
+		dst = appendHeaderPair(dst, i > 0, hs[i].Name, hs[i].Value)
 	}
 	return append(dst, ']')
 }
@@ -1067,16 +1060,21 @@ func appendHeaderViews(dst []byte, hs []dissect.HeaderView) []byte {
 func appendHeaders(dst []byte, hs []dissect.Header) []byte {
 	dst = append(dst, '[')
 	for i := range hs {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = append(dst, `{"name":`...)
-		dst = appendString(dst, hs[i].Name)
-		dst = append(dst, `,"value":`...)
-		dst = appendString(dst, hs[i].Value)
-		dst = append(dst, '}')
+		dst = appendHeaderPair(dst, i > 0, hs[i].Name, hs[i].Value)
 	}
 	return append(dst, ']')
+}
+
+// appendHeaderPair appends one header object, after a comma unless first.
+func appendHeaderPair[S []byte | string](dst []byte, comma bool, name, value S) []byte {
+	if comma {
+		dst = append(dst, ',')
+	}
+	dst = append(dst, `{"name":`...)
+	dst = appendString(dst, name)
+	dst = append(dst, `,"value":`...)
+	dst = appendString(dst, value)
+	return append(dst, '}')
 }
 
 // lineValid reports whether c.Line() is valid UTF-8 without building it:
