@@ -79,7 +79,8 @@ type Output struct {
 	// a referral followed later then shows only in the later session's
 	// parent.
 	held []*dissect.Session
-	now  time.Time // newest packet time of a command or session end
+	now  time.Time     // newest packet time of a command or session end
+	tp   *tablePrinter // of the tables printed as sessions end (live)
 }
 
 // NewOutput returns an Output writing to w.
@@ -215,10 +216,12 @@ func (o *Output) release(closing bool) {
 		switch {
 		case o.nd == nil:
 			// A table printed as the session ends (live).
-			p := &tablePrinter{w: o.w, raw: o.opt.Raw}
+			if o.tp == nil {
+				o.tp = &tablePrinter{w: o.w, raw: o.opt.Raw}
+			}
 			r := NewSession(s)
-			p.session(&r, o.opt.Verbose)
-			o.setErr(p.err)
+			o.tp.session(&r, o.opt.Verbose)
+			o.setErr(o.tp.err)
 			o.setErr(o.w.Flush())
 		case o.wk != nil && !closing && s.AwaitingLinks() > 0:
 			// Given up waiting, but a connection delivered late could
