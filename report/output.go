@@ -187,9 +187,6 @@ func (o *Output) SessionEnd(s *dissect.Session) {
 	if s.EndTime.After(o.now) {
 		o.now = s.EndTime
 	}
-	if len(o.held) > 0 {
-		o.release(false)
-	}
 	switch {
 	case o.nd != nil:
 		o.held = append(o.held, s)
