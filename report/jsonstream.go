@@ -491,7 +491,7 @@ func (j *jsonReport) writeTables(w io.Writer, c Capture, opt Options) error {
 		return err
 	}
 	j.cap = c
-	return writeTablesFrom(w, j, opt)
+	return writeTables(w, j, opt)
 }
 
 func (j *jsonReport) capture() Capture      { return j.cap }

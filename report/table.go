@@ -15,8 +15,8 @@ import (
 	"github.com/olekukonko/tablewriter/tw"
 )
 
-// tableSource is what the tables are written from: a Report in memory, or
-// the JSON report's spool (jsonReport), read one element at a time.
+// tableSource is what the tables are written from: the JSON report's spool
+// (jsonReport), read one element at a time.
 type tableSource interface {
 	capture() Capture
 	numSessions() int
@@ -26,24 +26,10 @@ type tableSource interface {
 	users() ([]User, error)
 }
 
-// reportSource is a tableSource over a Report.
-type reportSource struct{ r *Report }
-
-func (s reportSource) capture() Capture                          { return s.r.Capture }
-func (s reportSource) numSessions() int                          { return len(s.r.Sessions) }
-func (s reportSource) session(i int) (*Session, error)           { return &s.r.Sessions[i], nil }
-func (s reportSource) numConversations() int                     { return len(s.r.Conversations) }
-func (s reportSource) conversation(i int) (*Conversation, error) { return &s.r.Conversations[i], nil }
-func (s reportSource) users() ([]User, error)                    { return s.r.Users, nil }
-
 // writeTables writes the report as text: an overview of the sessions, then
 // each session's negotiation, transactions, group operations, groups,
-// errors and anomalies.
-func writeTables(w io.Writer, r *Report, opt Options) error {
-	return writeTablesFrom(w, reportSource{r}, opt)
-}
-
-func writeTablesFrom(w io.Writer, src tableSource, opt Options) error {
+// errors and anomalies, the conversations and the users.
+func writeTables(w io.Writer, src tableSource, opt Options) error {
 	p := &tablePrinter{w: w, raw: opt.Raw}
 	n := src.numSessions()
 	if opt.StreamTables && n > 0 && !opt.Chats {
