@@ -72,29 +72,32 @@ func sbLogin(d *drv, s *dissect.Session, user, cookie string) {
 	d.s(s, "USR 1 OK "+user+" Name")
 }
 
-// A switchboard cookie used twice, the second time after its granting
-// session has ended and been handed to the encoder: the first follower is
-// the one the grant names, and nothing changes the session afterwards.
+// cookieReuse plays a switchboard cookie used twice, the second time after
+// its granting session has ended, nfill other sessions and pause later, so
+// that the granting session has been handed to the encoder by then.
+func cookieReuse(d *drv, nfill int, pause time.Duration) {
+	ns := d.open("192.168.0.2:50001", "10.0.0.5:1863")
+	d.c(ns, "XFR 10 SB")
+	d.s(ns, "XFR 10 SB 10.0.0.9:1865 CKI cookie1")
+	sb1 := d.open("192.168.0.2:50002", "10.0.0.9:1865")
+	sbLogin(d, sb1, "alice@x", "cookie1")
+	d.end(sb1)
+	d.end(ns) // awaiting 0: final, encoded now
+	for i := 0; i < nfill; i++ {
+		x := d.open(fmt.Sprintf("192.168.1.%d:%d", i%250, 40000+i), "10.0.0.1:1863")
+		d.c(x, "VER 1 MSNP8 CVR0")
+		d.end(x)
+	}
+	time.Sleep(pause)
+	sb2 := d.open("192.168.0.2:50003", "10.0.0.9:1865")
+	sbLogin(d, sb2, "alice@x", "cookie1") // same cookie again
+	d.end(sb2)
+}
+
+// A switchboard cookie used twice: the first follower is the one the
+// grant names, and nothing changes the granting session afterwards.
 func TestJSONStreamCookieReuse(t *testing.T) {
-	compare(t, 8<<20, func(d *drv) {
-		ns := d.open("192.168.0.2:50001", "10.0.0.5:1863")
-		d.c(ns, "XFR 10 SB")
-		d.s(ns, "XFR 10 SB 10.0.0.9:1865 CKI cookie1")
-		sb1 := d.open("192.168.0.2:50002", "10.0.0.9:1865")
-		sbLogin(d, sb1, "alice@x", "cookie1")
-		d.end(sb1)
-		d.end(ns) // awaiting 0: final, encoded now
-		// 300 unrelated sessions so that the worker gets the batch now.
-		for i := 0; i < 300; i++ {
-			x := d.open(fmt.Sprintf("192.168.1.%d:%d", i%250, 40000+i), "10.0.0.1:1863")
-			d.c(x, "VER 1 MSNP8 CVR0")
-			d.end(x)
-		}
-		time.Sleep(50 * time.Millisecond)
-		sb2 := d.open("192.168.0.2:50003", "10.0.0.9:1865")
-		sbLogin(d, sb2, "alice@x", "cookie1") // same cookie again
-		d.end(sb2)
-	})
+	compare(t, 8<<20, func(d *drv) { cookieReuse(d, 300, 50*time.Millisecond) })
 }
 
 // A switchboard session whose session id changes after it is known (a
@@ -137,21 +140,7 @@ func TestJSONStreamCookieReuseRace(t *testing.T) {
 			for _, sleep := range []time.Duration{0, 20 * time.Millisecond} {
 				out := NewOutput(io.Discard, Options{Format: f})
 				d := &drv{a: dissect.NewAnalyzer(out, dissect.Limits{}), now: zt0}
-				ns := d.open("192.168.0.2:50001", "10.0.0.5:1863")
-				d.c(ns, "XFR 10 SB")
-				d.s(ns, "XFR 10 SB 10.0.0.9:1865 CKI cookie1")
-				sb1 := d.open("192.168.0.2:50002", "10.0.0.9:1865")
-				sbLogin(d, sb1, "alice@x", "cookie1")
-				d.end(sb1)
-				d.end(ns)
-				for i := 0; i < nfill; i++ {
-					x := d.open(fmt.Sprintf("192.168.1.%d:%d", i%250, 40000+i), "10.0.0.1:1863")
-					d.end(x)
-				}
-				time.Sleep(sleep)
-				sb2 := d.open("192.168.0.2:50003", "10.0.0.9:1865")
-				sbLogin(d, sb2, "alice@x", "cookie1")
-				d.end(sb2)
+				cookieReuse(d, nfill, sleep)
 				out.Close(Capture{})
 			}
 		}
