@@ -1,6 +1,9 @@
 package dissect
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // Kind is what an MSNP connection is used for.
 type Kind string
@@ -71,6 +74,26 @@ type Command struct {
 	BareLF bool
 
 	argBuf [4]string // Args' storage when there are at most four
+}
+
+// Clone returns a copy of c that shares nothing mutable with it: the
+// Analyzer reuses a Command and its payload buffer once the Handler's
+// Command call returns, so a receiver that keeps a command keeps a clone.
+func (c *Command) Clone() *Command {
+	x := *c
+	if len(c.Args) <= len(x.argBuf) {
+		x.Args = x.argBuf[:len(c.Args):len(c.Args)]
+		copy(x.Args, c.Args)
+	} else {
+		x.Args = slices.Clone(c.Args)
+	}
+	if c.Args == nil {
+		x.Args = nil
+	}
+	if c.Payload != nil {
+		x.Payload = slices.Clone(c.Payload)
+	}
+	return &x
 }
 
 // Line returns the command line as it was on the wire, without its line

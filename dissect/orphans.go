@@ -21,7 +21,8 @@ func (s *Session) orphan(c *Command) {
 		s.giveUp(s.orphans[0])
 		s.orphans = s.orphans[1:]
 	}
-	s.orphans = append(s.orphans, c)
+	// A clone: c is reused once the Handler has seen it.
+	s.orphans = append(s.orphans, c.Clone())
 }
 
 // giveUp reports an orphan that no request claimed.

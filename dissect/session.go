@@ -9,7 +9,9 @@ import (
 // dissector calls it synchronously from Feed, Gap and End.
 type Handler interface {
 	// Command is called for each complete command, in wire order per
-	// session. The Command is owned by the receiver.
+	// session. c and its Payload are valid only during the call: the
+	// Analyzer reuses them afterwards, so a receiver that keeps the
+	// command keeps c.Clone().
 	Command(s *Session, c *Command)
 	// Anomaly is called for each anomaly; a is owned by the receiver.
 	Anomaly(s *Session, a *Anomaly)
@@ -35,6 +37,9 @@ type Analyzer struct {
 	nextID  int
 	pending []pendingRedirect
 	grants  cookieGrants
+
+	freeCmds []*Command // for reuse; see newCommand
+	freePay  [][]byte   // payload buffers for reuse
 }
 
 type pendingRedirect struct {
@@ -44,6 +49,58 @@ type pendingRedirect struct {
 	t       time.Time // packet time of the referral
 	index   int       // into from.Redirects
 	claimed bool
+}
+
+// Command reuse. A command is handed to the Handler and is then done with
+// (the Handler keeps a Clone if it needs one), so the Analyzer reuses the
+// Command and its payload buffer for a later line instead of leaving both
+// to the collector: one Command per line was about a third of all the bytes
+// a run allocated. Commands in flight at once are one per direction
+// waiting for its payload, so the free lists stay short.
+
+// maxFreeCommands bounds the Commands kept for reuse.
+const maxFreeCommands = 64
+
+// maxReusedPayload is the largest payload buffer kept for reuse; larger
+// ones (rare: file transfers, big contact lists) are left to the collector
+// so that reuse never pins much memory.
+const maxReusedPayload = 4 << 10
+
+// newCommand returns a Command for a new line; the caller sets every field.
+func (a *Analyzer) newCommand() *Command {
+	if n := len(a.freeCmds); n > 0 {
+		c := a.freeCmds[n-1]
+		a.freeCmds = a.freeCmds[:n-1]
+		return c
+	}
+	return new(Command)
+}
+
+// payloadBuf returns an empty buffer with room for n bytes.
+func (a *Analyzer) payloadBuf(n int) []byte {
+	if n <= maxReusedPayload {
+		for i := len(a.freePay) - 1; i >= 0; i-- {
+			if b := a.freePay[i]; cap(b) >= n {
+				a.freePay[i] = a.freePay[len(a.freePay)-1]
+				a.freePay = a.freePay[:len(a.freePay)-1]
+				return b
+			}
+		}
+		// Rounded up so that a buffer fits most later payloads too.
+		return make([]byte, 0, max(n, 512))
+	}
+	return make([]byte, 0, n)
+}
+
+// recycle takes back a command the Handler is done with.
+func (a *Analyzer) recycle(c *Command) {
+	if b := c.Payload; cap(b) > 0 && cap(b) <= maxReusedPayload && len(a.freePay) < maxFreeCommands {
+		a.freePay = append(a.freePay, b[:0])
+	}
+	if len(a.freeCmds) < maxFreeCommands {
+		*c = Command{}
+		a.freeCmds = append(a.freeCmds, c)
+	}
 }
 
 // NewAnalyzer returns an Analyzer reporting to h under the given limits
@@ -412,7 +469,8 @@ func (h *half) line(t time.Time, off int64, raw []byte, inSync bool) int {
 		return -1
 	}
 	sh := shapeOf(verb, params, h.d, s.Version.Number)
-	c := &Command{
+	c := s.a.newCommand()
+	*c = Command{
 		Session:    s.ID,
 		Time:       t,
 		Dir:        h.d,
@@ -465,7 +523,7 @@ func (h *half) line(t time.Time, off int64, raw []byte, inSync bool) int {
 		c.PayloadLen = sh.payload
 		// One allocation for the kept part of the payload, not one per
 		// segment it arrives in.
-		c.Payload = make([]byte, 0, min(sh.payload, s.a.lim.RetainPayload))
+		c.Payload = s.a.payloadBuf(min(sh.payload, s.a.lim.RetainPayload))
 		h.cur = c
 		return sh.payload
 	}

@@ -13,7 +13,7 @@ type recorder struct {
 	ended     []*Session
 }
 
-func (r *recorder) Command(s *Session, c *Command) { r.cmds = append(r.cmds, c) }
+func (r *recorder) Command(s *Session, c *Command) { r.cmds = append(r.cmds, c.Clone()) }
 func (r *recorder) Anomaly(s *Session, a *Anomaly) { r.anomalies = append(r.anomalies, *a) }
 func (r *recorder) SessionEnd(s *Session)          { r.ended = append(r.ended, s) }
 

@@ -3,6 +3,7 @@ package dissect
 import (
 	"bytes"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -10,6 +11,8 @@ import (
 // finish records a complete command: its role, its transaction, what it
 // means for the session's state, and hands it to the Handler.
 func (s *Session) finish(c *Command) {
+	// Deferred first, so run last: after adopt, which reads c.
+	defer s.a.recycle(c)
 	c.Seq = s.seq
 	s.seq++
 	s.Commands[c.Dir]++
@@ -154,7 +157,7 @@ func (s *Session) applyRequest(c *Command) {
 	switch c.Verb {
 	case "VER":
 		// commands/ver.md: the client lists every dialect it supports.
-		s.Version.Offered = c.Args
+		s.Version.Offered = slices.Clone(c.Args)
 	case "USR":
 		pkg := arg(c, 0)
 		switch {
@@ -231,7 +234,7 @@ func (s *Session) applyRequest(c *Command) {
 				s.mlPending = map[int64][]byte{}
 			}
 			if len(s.mlPending) < maxMLPending {
-				s.mlPending[c.TrID] = c.Payload
+				s.mlPending[c.TrID] = slices.Clone(c.Payload)
 			}
 		}
 	case "SYN", "CHG", "ILN", "PRP", "BLP", "GTC", "LST", "LSG", "SDC", "URL", "UUX", "CVR":
@@ -283,7 +286,7 @@ func (s *Session) applyServer(c *Command, tx *Transaction) {
 		if s.Auth == nil {
 			s.Auth = &Auth{Result: StatusPending}
 		}
-		s.Auth.Offered = c.Args
+		s.Auth.Offered = slices.Clone(c.Args)
 	case "USR":
 		if arg(c, 1) == "S" && authPackages[arg(c, 0)] {
 			if s.Auth == nil {

@@ -628,9 +628,11 @@ func benchCommands(b *testing.B) []*dissect.Command {
 
 type collector struct{ cmds []*dissect.Command }
 
-func (c *collector) Command(s *dissect.Session, x *dissect.Command) { c.cmds = append(c.cmds, x) }
-func (c *collector) Anomaly(*dissect.Session, *dissect.Anomaly)     {}
-func (c *collector) SessionEnd(*dissect.Session)                    {}
+func (c *collector) Command(s *dissect.Session, x *dissect.Command) {
+	c.cmds = append(c.cmds, x.Clone())
+}
+func (c *collector) Anomaly(*dissect.Session, *dissect.Anomaly) {}
+func (c *collector) SessionEnd(*dissect.Session)                {}
 
 // BenchmarkNDJSONCommand writes the NDJSON lines of the commands of the
 // login transcripts, an op being all of them (bytes are the lines

@@ -146,7 +146,8 @@ func (o *Output) Command(s *dissect.Session, c *dissect.Command) {
 	}
 	switch {
 	case o.wk != nil:
-		o.wk.put(event{kind: evCommand, c: c})
+		// The worker writes it later: the dissector reuses c.
+		o.wk.put(event{kind: evCommand, c: c.Clone()})
 		return
 	case o.nd != nil:
 		o.setErr(o.nd.command(c))

@@ -48,7 +48,7 @@ type collector struct {
 }
 
 func (h *collector) Command(s *dissect.Session, c *dissect.Command) {
-	h.cmds[s.ID] = append(h.cmds[s.ID], c)
+	h.cmds[s.ID] = append(h.cmds[s.ID], c.Clone())
 }
 
 func (h *collector) Anomaly(s *dissect.Session, a *dissect.Anomaly) {
