@@ -65,9 +65,10 @@ type Engine struct {
 	factory factory
 	stats   Stats
 
-	tcp    layers.TCP // decoded segment of the current packet
-	synTCP layers.TCP // segment of synthetic resets
-	cur    current    // the packet being assembled
+	tcp    layers.TCP    // decoded segment of the current packet
+	synTCP layers.TCP    // segment of synthetic resets
+	synCtx packetContext // context of synthetic resets, see reset
+	cur    current       // the packet being assembled
 	ctxs   []packetContext
 
 	now       time.Time // latest packet time seen
@@ -117,9 +118,10 @@ type current struct {
 	src, dst []byte
 }
 
-// contextSlab is how many packet contexts are allocated at once. Each
-// context is used for one packet only, but a page of out-of-order data keeps
-// its whole slab alive, so the slab is small: 16 contexts of 80 bytes.
+// contextSlab is how many packet contexts are allocated at once. A context
+// is given up to the packet only when gopacket may have queued its data
+// (see newContext), but a page of out-of-order data keeps its whole slab
+// alive, so the slab is small: 16 contexts of 80 bytes.
 const contextSlab = 16
 
 // NewEngine returns an Engine that reports MSNP connections to sink.
@@ -216,21 +218,25 @@ func (e *Engine) countTruncated(ci gopacket.CaptureInfo, n int, ipTrunc bool) {
 	}
 }
 
-// newContext returns a fresh packet context. Queued pages keep the context of
-// their packet, so one is never reused for another packet.
+// newContext returns a cleared packet context for a segment to assemble.
+// Queued pages keep the context of their packet, so a context that may have
+// been queued (packetContext.queued) is never used for another packet;
+// assemble then takes the next one of the slab. Most segments arrive in
+// order and are delivered at once, so they all share one context instead of
+// allocating 80 bytes each.
 func (e *Engine) newContext() *packetContext {
 	if len(e.ctxs) == 0 {
 		e.ctxs = make([]packetContext, contextSlab)
 	}
 	c := &e.ctxs[0]
-	e.ctxs = e.ctxs[1:]
+	*c = packetContext{}
 	c.anc[0] = c
 	return c
 }
 
 // assemble gives one segment to the assembler, then resets the connections
 // that ended or were replaced meanwhile, and assembles the segment again if
-// it opens a connection that replaces one.
+// it opens a connection that replaces one. c comes from newContext.
 func (e *Engine) assemble(flow gopacket.Flow, tcp *layers.TCP, c *packetContext) {
 	e.asm.AssembleWithContext(flow, tcp, c)
 	e.resetPending()
@@ -238,6 +244,9 @@ func (e *Engine) assemble(flow gopacket.Flow, tcp *layers.TCP, c *packetContext)
 		e.replay = false
 		e.asm.AssembleWithContext(flow, tcp, c)
 		e.resetPending()
+	}
+	if c.queued {
+		e.ctxs = e.ctxs[1:] // pages may hold c: leave it to them
 	}
 }
 
@@ -274,9 +283,12 @@ func (e *Engine) reset(s *tcpStream, i int) {
 	if err := e.synTCP.DecodeFromBytes(h[:], gopacket.NilDecodeFeedback); err != nil {
 		return
 	}
-	c := e.newContext()
-	c.ts = e.now
-	c.synthetic = true
+	// A reset carries no data, so gopacket queues nothing of it and one
+	// context serves every reset. It is not the one of the packet being
+	// assembled, which assemble may still need.
+	c := &e.synCtx
+	*c = packetContext{ts: e.now, synthetic: true}
+	c.anc[0] = c
 	e.asm.AssembleWithContext(net, &e.synTCP, c)
 	// A half that has no packets yet is created closed by the reset.
 	s.done[i] = true

@@ -2,7 +2,9 @@ package reassembly
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net/netip"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -668,6 +670,96 @@ func TestOptionsDefaults(t *testing.T) {
 			if e.asm.MaxBufferedPagesPerConnection != tt.want.MaxBufferedPagesPerConn || e.asm.MaxBufferedPagesTotal != tt.want.MaxBufferedPagesTotal {
 				t.Errorf("assembler limits %d %d, want %d %d", e.asm.MaxBufferedPagesPerConnection, e.asm.MaxBufferedPagesTotal, tt.want.MaxBufferedPagesPerConn, tt.want.MaxBufferedPagesTotal)
 			}
+		})
+	}
+}
+
+// TestFeedTimesOutOfOrder checks that every Feed carries the time of the
+// packet its bytes came in, however the packets were reordered or lost:
+// packets delivered at once share one context (Engine.newContext), which
+// must never be one that queued data still refers to. Each payload repeats
+// its packet's number, so a Feed tells which packet it came from.
+func TestFeedTimesOutOfOrder(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opt  Options
+	}{
+		{"defaults", Options{}},
+		{"page limits", Options{MaxBufferedPagesPerConn: 3, MaxBufferedPagesTotal: 8}},
+		{"short windows", Options{FlushInterval: 30 * time.Millisecond, ReorderWindow: 20 * time.Millisecond}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			type numbered struct {
+				p   pkt
+				num int // in the payload, 0 for none
+			}
+			rng := rand.New(rand.NewPCG(7, 11))
+			var all []numbered
+			num := 0
+			for i := range 8 {
+				c := newConv(t, fmt.Sprintf("10.0.0.%d:%d", i+1, 2000+i), server, rng.Uint32(), rng.Uint32())
+				for _, p := range c.handshake() {
+					all = append(all, numbered{p, 0})
+				}
+				var data []numbered
+				for range 60 {
+					num++
+					n := 1 + rng.IntN(500) // records of 8 bytes: up to 4000 bytes, three pages
+					p := c.seg(dissect.Dir(rng.IntN(2)), "PA", strings.Repeat(fmt.Sprintf("%07d;", num), n))
+					data = append(data, numbered{p, num})
+				}
+				for j := range data {
+					switch r := rng.Float64(); {
+					case r < 0.15 && j+3 < len(data):
+						k := j + 1 + rng.IntN(3)
+						data[j], data[k] = data[k], data[j]
+					case r < 0.20:
+						data[j].p.data = nil // lost
+					}
+				}
+				all = append(all, data...)
+				for _, p := range c.close() {
+					all = append(all, numbered{p, 0})
+				}
+			}
+			// Interleave the connections a little.
+			for j := range all {
+				if k := j + rng.IntN(4); k < len(all) && rng.IntN(3) == 0 {
+					all[j], all[k] = all[k], all[j]
+				}
+			}
+			sink := &recSink{}
+			e := NewEngine(sink, tc.opt)
+			times := map[int]time.Time{}
+			for j, np := range all {
+				if np.p.data == nil {
+					continue
+				}
+				np.p.ts = t0.Add(time.Duration(j) * 7 * time.Millisecond)
+				times[np.num] = np.p.ts
+				e.Packet(np.p.data, captureInfo(np.p), layers.LinkTypeEthernet, "f", int64(j+1))
+			}
+			e.Finish(t0.Add(time.Hour))
+			feeds := 0
+			for _, s := range sink.streams {
+				for _, f := range s.feeds {
+					feeds++
+					if len(f.b) < 8 || len(f.b)%8 != 0 || strings.Count(f.b, f.b[:8]) != len(f.b)/8 {
+						t.Fatalf("feed %q is not the bytes of one packet", f.b[:min(len(f.b), 40)])
+					}
+					n, err := strconv.Atoi(f.b[:7])
+					if err != nil {
+						t.Fatalf("feed %q: %v", f.b[:8], err)
+					}
+					if want := times[n]; !f.t.Equal(want) {
+						t.Errorf("feed of packet %d at %v, want %v", n, f.t, want)
+					}
+				}
+			}
+			if feeds < 300 {
+				t.Errorf("%d feeds, want at least 300", feeds)
+			}
+			checkInvariants(t, sink, e.Stats())
 		})
 	}
 }

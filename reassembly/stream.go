@@ -12,8 +12,9 @@ import (
 )
 
 // packetContext is the AssemblerContext of one packet. gopacket keeps it with
-// every page of out-of-order data cut from the packet, so each packet gets
-// its own and it is never changed afterwards.
+// every page of out-of-order data cut from the packet, so a context that
+// may have been queued belongs to its packet and is never changed
+// afterwards; one that was not is used again (Engine.newContext).
 type packetContext struct {
 	ts        time.Time
 	file      string
@@ -21,6 +22,7 @@ type packetContext struct {
 	anc       [1]any // holds the context itself, see GetCaptureInfo
 	rst       bool
 	synthetic bool // a reset made up by the Engine, see Engine.reset
+	queued    bool // gopacket may have kept pages of the packet, see Accept
 }
 
 // GetCaptureInfo returns the packet's timestamp, with the context itself in
@@ -248,6 +250,14 @@ func (s *tcpStream) Accept(tcp *layers.TCP, ci gopacket.CaptureInfo, d gpreassem
 	// gopacket acts on a RST only at the expected sequence number; one
 	// ahead of a hole still means the connection is closed.
 	s.rstSeen = s.rstSeen || tcp.RST
+	// gopacket queues a segment's payload, with the context, in pages only
+	// when it starts past the half's next sequence number: before the
+	// half started it is started here (start or SYN). This is a superset
+	// of the segments it queues (it may still drop the segment), which is
+	// all newContext needs.
+	if c != nil && len(tcp.Payload) > 0 && nextSeq >= 0 && nextSeq.Difference(gpreassembly.Sequence(tcp.Seq)) > 0 {
+		c.queued = true
+	}
 	return true
 }
 
