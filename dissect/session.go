@@ -38,6 +38,9 @@ type Analyzer struct {
 	pending []pendingRedirect
 	grants  cookieGrants
 
+	// params holds the views of the line being parsed: lines are parsed
+	// one at a time, so all sessions share it.
+	params   [][]byte
 	freeCmds []*Command // for reuse; see newCommand
 	freePay  [][]byte   // payload buffers for reuse
 }
@@ -185,7 +188,6 @@ type Session struct {
 
 	a         *Analyzer
 	half      [2]half
-	params    [][]byte
 	seq       int
 	groups    map[string]string
 	open      map[int64]*Transaction
@@ -218,7 +220,6 @@ func (a *Analyzer) Open(c ConnInfo) *Session {
 		StartTime: c.Start,
 		EndTime:   c.Start,
 		a:         a,
-		params:    make([][]byte, 0, 16),
 	}
 	for d := C2S; d <= S2C; d++ {
 		s.half[d] = half{s: s, d: d, fr: newFramer(a.lim.MaxLine, c.SYN)}
@@ -356,7 +357,6 @@ func (s *Session) release() {
 		s.half[d].fr.partial = nil
 		s.half[d].cur = nil
 	}
-	s.params = nil
 	s.open = nil
 	s.ring = nil
 	s.opByTrID = nil
@@ -453,8 +453,8 @@ func (h *half) line(t time.Time, off int64, raw []byte, inSync bool) int {
 	if n := len(body); n > 0 && body[n-1] == '\r' {
 		body, bareLF = body[:n-1], false
 	}
-	verb, params := splitLine(body, s.params)
-	s.params = params[:0]
+	verb, params := splitLine(body, s.a.params)
+	s.a.params = params[:0]
 	if !inSync && !plausible(verb, params, h.d, bareLF) {
 		return -2
 	}
