@@ -11,21 +11,24 @@ import (
 )
 
 // This file holds hand-written JSON appenders for the report model
-// (model.go) and the NDJSON records (ndjson.go). Each appendX(dst, v)
+// (model.go) and the NDJSON records (ndjson.go). Each appendX(in, dst, v)
 // appends to dst exactly the bytes json.Encoder with SetEscapeHTML(false)
 // writes for *v, less the Encoder's trailing newline, and returns the
-// extended slice; append_test.go checks this against encoding/json on
-// every shipped transcript, on random values of every type and by
-// fuzzing. They use no reflection and allocate only to grow dst, so the
-// NDJSON writer can reuse one buffer for every line.
+// extended slice: compact when in is nil (NDJSON), and as with
+// SetIndent(prefix, indent) when in is newIndenter(prefix, indent) (the
+// -T json document). The NDJSON records' appenders, appendXRecord(dst,
+// v), write the compact form only. append_test.go checks all this
+// against encoding/json on every shipped transcript, on random values of
+// every type and by fuzzing. They use no reflection and allocate only to
+// grow dst, so a writer can reuse one buffer for every line.
 //
 // When a field is added to a model type, its appender here must be
 // extended in the same change (TestAppendRandomValues fails until it is).
 //
-// The indented document (-T json) is these bytes put through appendIndent,
-// which writes what json.Indent writes and so what an Encoder with
-// SetIndent(prefix, "  ") writes: the Encoder marshals compactly, then
-// indents.
+// appendIndent indents compact JSON as json.Indent does, which is what an
+// Encoder with SetIndent writes (it marshals compactly, then indents); the
+// JSON report uses it for the few pieces it splices together from the
+// spool (the users).
 
 // jsonSafe says which ASCII bytes encoding/json writes unescaped inside a
 // string when HTML escaping is off: printable ASCII and DEL, less the
@@ -165,619 +168,713 @@ func appendStringPtr(dst []byte, s *string) []byte {
 }
 
 // appendStrings appends a []string: null when nil, [] when empty.
-func appendStrings(dst []byte, ss []string) []byte {
+func appendStrings(in *indenter, dst []byte, ss []string) []byte {
 	if ss == nil {
 		return append(dst, "null"...)
 	}
-	dst = append(dst, '[')
+	if len(ss) == 0 {
+		return append(dst, "[]"...)
+	}
+	dst = in.open(dst, '[')
 	for i, s := range ss {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
+		dst = in.elem(dst, i)
 		dst = appendString(dst, s)
 	}
-	return append(dst, ']')
+	return in.close(dst, ']')
 }
 
-func appendInts(dst []byte, ns []int) []byte {
+func appendInts(in *indenter, dst []byte, ns []int) []byte {
 	if ns == nil {
 		return append(dst, "null"...)
 	}
-	dst = append(dst, '[')
+	if len(ns) == 0 {
+		return append(dst, "[]"...)
+	}
+	dst = in.open(dst, '[')
 	for i, n := range ns {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
+		dst = in.elem(dst, i)
 		dst = appendInt(dst, int64(n))
 	}
-	return append(dst, ']')
+	return in.close(dst, ']')
 }
 
 // appendSlice appends a slice of structs with f: null when nil, [] when
 // empty.
-func appendSlice[T any](dst []byte, s []T, f func([]byte, *T) []byte) []byte {
+func appendSlice[T any](in *indenter, dst []byte, s []T, f func(*indenter, []byte, *T) []byte) []byte {
 	if s == nil {
 		return append(dst, "null"...)
 	}
-	dst = append(dst, '[')
-	for i := range s {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = f(dst, &s[i])
+	if len(s) == 0 {
+		return append(dst, "[]"...)
 	}
-	return append(dst, ']')
+	dst = in.open(dst, '[')
+	for i := range s {
+		dst = in.elem(dst, i)
+		dst = f(in, dst, &s[i])
+	}
+	return in.close(dst, ']')
 }
 
 // appendPtr appends *v with f, or null.
-func appendPtr[T any](dst []byte, v *T, f func([]byte, *T) []byte) []byte {
+func appendPtr[T any](in *indenter, dst []byte, v *T, f func(*indenter, []byte, *T) []byte) []byte {
 	if v == nil {
 		return append(dst, "null"...)
 	}
-	return f(dst, v)
+	return f(in, dst, v)
+}
+
+// An indenter makes the model appenders write the indented form
+// directly, byte for byte what appendIndent (and so json.Indent, and an
+// Encoder with SetIndent) makes of their compact output: each member and
+// element on a line of its own, starting with the prefix and one indent
+// per level of nesting, ": " after each key, and empty arrays kept as [].
+// Writing it directly spares the -T json report a second pass over every
+// byte. A nil *indenter writes the compact form, as json.Encoder does
+// without SetIndent.
+//
+// The appenders call key for each member, open before the first element
+// of a non-empty array (or an object whose first key comes from
+// elsewhere), elem before each element and close after the last member
+// or element: every object in the model has members, so none is empty.
+// An indenter keeps the depth of the value being written, so it serves
+// one appender at a time and is not safe for concurrent use.
+type indenter struct {
+	// lead[:n] ends a line and starts the next at the current depth:
+	// "\n", the prefix, then the indent once per level; lead grows as
+	// deep as the values go.
+	lead   []byte
+	n      int
+	indent string
+}
+
+func newIndenter(prefix, indent string) *indenter {
+	lead := append([]byte{'\n'}, prefix...)
+	return &indenter{lead: lead, n: len(lead), indent: indent}
+}
+
+// key appends a member's key, k: `"name":` after a '{' or ',' already
+// written, or `{"name":` (the first member) or `,"name":` (a later one).
+// It is small enough to be inlined, so the compact form costs what a
+// plain append does.
+func (in *indenter) key(dst []byte, k string) []byte {
+	if in == nil {
+		return append(dst, k...)
+	}
+	return in.indentKey(dst, k)
+}
+
+func (in *indenter) indentKey(dst []byte, k string) []byte {
+	switch k[0] {
+	case '{':
+		dst = append(dst, '{')
+		in.deeper()
+		k = k[1:]
+	case ',':
+		dst = append(dst, ',')
+		k = k[1:]
+	}
+	dst = append(dst, in.lead[:in.n]...)
+	dst = append(dst, k...)
+	return append(dst, ' ')
+}
+
+// open appends c, '{' or '[', starting a non-empty object or array.
+func (in *indenter) open(dst []byte, c byte) []byte {
+	if in != nil {
+		in.deeper()
+	}
+	return append(dst, c)
+}
+
+// elem starts element i of an array.
+func (in *indenter) elem(dst []byte, i int) []byte {
+	if i > 0 {
+		dst = append(dst, ',')
+	}
+	if in != nil {
+		dst = append(dst, in.lead[:in.n]...)
+	}
+	return dst
+}
+
+// close appends c, '}' or ']', ending what open or a `{"name":` key
+// started.
+func (in *indenter) close(dst []byte, c byte) []byte {
+	if in != nil {
+		in.n -= len(in.indent)
+		dst = append(dst, in.lead[:in.n]...)
+	}
+	return append(dst, c)
+}
+
+func (in *indenter) deeper() {
+	in.n += len(in.indent)
+	if in.n > len(in.lead) {
+		in.lead = append(in.lead, in.indent...)
+	}
 }
 
 // appendReport appends a whole Report (the -T json document, compact).
-func appendReport(dst []byte, r *Report) []byte {
-	dst = append(dst, `{"schema_version":`...)
+func appendReport(in *indenter, dst []byte, r *Report) []byte {
+	dst = in.key(dst, `{"schema_version":`)
 	dst = appendInt(dst, int64(r.SchemaVersion))
-	dst = append(dst, `,"capture":`...)
-	dst = appendCapture(dst, &r.Capture)
-	dst = append(dst, `,"sessions":`...)
-	dst = appendSlice(dst, r.Sessions, appendSession)
-	dst = append(dst, `,"conversations":`...)
-	dst = appendSlice(dst, r.Conversations, appendConversation)
-	dst = append(dst, `,"users":`...)
-	dst = appendSlice(dst, r.Users, appendUser)
-	return append(dst, '}')
+	dst = in.key(dst, `,"capture":`)
+	dst = appendCapture(in, dst, &r.Capture)
+	dst = in.key(dst, `,"sessions":`)
+	dst = appendSlice(in, dst, r.Sessions, appendSession)
+	dst = in.key(dst, `,"conversations":`)
+	dst = appendSlice(in, dst, r.Conversations, appendConversation)
+	dst = in.key(dst, `,"users":`)
+	dst = appendSlice(in, dst, r.Users, appendUser)
+	return in.close(dst, '}')
 }
 
 // appendCapture appends a Capture.
-func appendCapture(dst []byte, c *Capture) []byte {
-	dst = append(dst, '{')
-	dst = appendCaptureFields(dst, c)
-	return append(dst, '}')
+func appendCapture(in *indenter, dst []byte, c *Capture) []byte {
+	dst = in.open(dst, '{')
+	dst = appendCaptureFields(in, dst, c)
+	return in.close(dst, '}')
 }
 
 // appendCaptureFields appends the members of a Capture without braces,
 // for SummaryRecord, which embeds it.
-func appendCaptureFields(dst []byte, c *Capture) []byte {
-	dst = append(dst, `"files":`...)
-	dst = appendSlice(dst, c.Files, appendFile)
-	dst = append(dst, `,"packets":`...)
+func appendCaptureFields(in *indenter, dst []byte, c *Capture) []byte {
+	dst = in.key(dst, `"files":`)
+	dst = appendSlice(in, dst, c.Files, appendFile)
+	dst = in.key(dst, `,"packets":`)
 	dst = appendInt(dst, c.Packets)
-	dst = append(dst, `,"bytes":`...)
+	dst = in.key(dst, `,"bytes":`)
 	dst = appendInt(dst, c.Bytes)
-	dst = append(dst, `,"first":`...)
+	dst = in.key(dst, `,"first":`)
 	dst = appendTimePtr(dst, c.First)
-	dst = append(dst, `,"last":`...)
+	dst = in.key(dst, `,"last":`)
 	dst = appendTimePtr(dst, c.Last)
-	dst = append(dst, `,"connections":`...)
+	dst = in.key(dst, `,"connections":`)
 	dst = appendInt(dst, int64(c.Connections))
-	dst = append(dst, `,"skipped":`...)
-	dst = appendSlice(dst, c.Skipped, appendCount)
-	dst = append(dst, `,"anomalies":`...)
-	dst = appendSlice(dst, c.Anomalies, appendCount)
-	dst = append(dst, `,"errors":`...)
-	dst = appendStrings(dst, c.Errors)
-	dst = append(dst, `,"live":`...)
-	dst = appendPtr(dst, c.Live, appendLive)
-	dst = append(dst, `,"gateway":`...)
-	return appendSlice(dst, c.Gateway, appendCount)
+	dst = in.key(dst, `,"skipped":`)
+	dst = appendSlice(in, dst, c.Skipped, appendCount)
+	dst = in.key(dst, `,"anomalies":`)
+	dst = appendSlice(in, dst, c.Anomalies, appendCount)
+	dst = in.key(dst, `,"errors":`)
+	dst = appendStrings(in, dst, c.Errors)
+	dst = in.key(dst, `,"live":`)
+	dst = appendPtr(in, dst, c.Live, appendLive)
+	dst = in.key(dst, `,"gateway":`)
+	return appendSlice(in, dst, c.Gateway, appendCount)
 }
 
-func appendLive(dst []byte, l *Live) []byte {
-	dst = append(dst, `{"interface":`...)
+func appendLive(in *indenter, dst []byte, l *Live) []byte {
+	dst = in.key(dst, `{"interface":`)
 	dst = appendString(dst, l.Interface)
-	dst = append(dst, `,"received":`...)
+	dst = in.key(dst, `,"received":`)
 	dst = appendInt(dst, l.Received)
-	dst = append(dst, `,"dropped":`...)
+	dst = in.key(dst, `,"dropped":`)
 	dst = appendInt(dst, l.Dropped)
-	return append(dst, '}')
+	return in.close(dst, '}')
 }
 
-func appendCount(dst []byte, c *Count) []byte {
-	dst = append(dst, `{"name":`...)
+func appendCount(in *indenter, dst []byte, c *Count) []byte {
+	dst = in.key(dst, `{"name":`)
 	dst = appendString(dst, c.Name)
-	dst = append(dst, `,"count":`...)
+	dst = in.key(dst, `,"count":`)
 	dst = appendInt(dst, c.Count)
-	return append(dst, '}')
+	return in.close(dst, '}')
 }
 
-func appendFile(dst []byte, f *File) []byte {
-	dst = append(dst, `{"name":`...)
+func appendFile(in *indenter, dst []byte, f *File) []byte {
+	dst = in.key(dst, `{"name":`)
 	dst = appendString(dst, f.Name)
-	dst = append(dst, `,"format":`...)
+	dst = in.key(dst, `,"format":`)
 	dst = appendString(dst, f.Format)
-	dst = append(dst, `,"link_type":`...)
+	dst = in.key(dst, `,"link_type":`)
 	dst = appendString(dst, f.LinkType)
-	dst = append(dst, `,"packets":`...)
+	dst = in.key(dst, `,"packets":`)
 	dst = appendInt(dst, f.Packets)
-	dst = append(dst, `,"bytes":`...)
+	dst = in.key(dst, `,"bytes":`)
 	dst = appendInt(dst, f.Bytes)
-	dst = append(dst, `,"complete":`...)
+	dst = in.key(dst, `,"complete":`)
 	dst = appendBool(dst, f.Complete)
-	return append(dst, '}')
+	return in.close(dst, '}')
 }
 
-func appendDirCount(dst []byte, d *DirCount) []byte {
-	dst = append(dst, `{"c2s":`...)
+func appendDirCount(in *indenter, dst []byte, d *DirCount) []byte {
+	dst = in.key(dst, `{"c2s":`)
 	dst = appendInt(dst, d.C2S)
-	dst = append(dst, `,"s2c":`...)
+	dst = in.key(dst, `,"s2c":`)
 	dst = appendInt(dst, d.S2C)
-	return append(dst, '}')
+	return in.close(dst, '}')
 }
 
 // appendSession appends a Session.
-func appendSession(dst []byte, s *Session) []byte {
-	dst = append(dst, '{')
-	dst = appendSessionFields(dst, s)
-	return append(dst, '}')
+func appendSession(in *indenter, dst []byte, s *Session) []byte {
+	dst = in.open(dst, '{')
+	dst = appendSessionFields(in, dst, s)
+	return in.close(dst, '}')
 }
 
 // appendSessionFields appends the members of a Session without braces,
 // for SessionRecord, which embeds it.
-func appendSessionFields(dst []byte, s *Session) []byte {
-	dst = append(dst, `"id":`...)
+func appendSessionFields(in *indenter, dst []byte, s *Session) []byte {
+	dst = in.key(dst, `"id":`)
 	dst = appendInt(dst, int64(s.ID))
-	dst = append(dst, `,"kind":`...)
+	dst = in.key(dst, `,"kind":`)
 	dst = appendString(dst, s.Kind)
-	dst = append(dst, `,"kind_evidence":`...)
+	dst = in.key(dst, `,"kind_evidence":`)
 	dst = appendString(dst, s.KindEvidence)
-	dst = append(dst, `,"client":`...)
+	dst = in.key(dst, `,"client":`)
 	dst = appendString(dst, s.Client)
-	dst = append(dst, `,"server":`...)
+	dst = in.key(dst, `,"server":`)
 	dst = appendString(dst, s.Server)
-	dst = append(dst, `,"start":`...)
+	dst = in.key(dst, `,"start":`)
 	dst = appendTime(dst, s.Start.Time)
-	dst = append(dst, `,"end":`...)
+	dst = in.key(dst, `,"end":`)
 	dst = appendTime(dst, s.End.Time)
-	dst = append(dst, `,"closed":`...)
+	dst = in.key(dst, `,"closed":`)
 	dst = appendBool(dst, s.Closed)
-	dst = append(dst, `,"partial":`...)
+	dst = in.key(dst, `,"partial":`)
 	dst = appendBool(dst, s.Partial)
-	dst = append(dst, `,"detected_by":`...)
+	dst = in.key(dst, `,"detected_by":`)
 	dst = appendString(dst, s.DetectedBy)
-	dst = append(dst, `,"transport":`...)
+	dst = in.key(dst, `,"transport":`)
 	dst = appendString(dst, s.Transport)
-	dst = append(dst, `,"http_connections":`...)
-	dst = appendStrings(dst, s.HTTPConnections)
-	dst = append(dst, `,"empty_polls":`...)
+	dst = in.key(dst, `,"http_connections":`)
+	dst = appendStrings(in, dst, s.HTTPConnections)
+	dst = in.key(dst, `,"empty_polls":`)
 	dst = appendInt(dst, int64(s.EmptyPolls))
-	dst = append(dst, `,"user":`...)
+	dst = in.key(dst, `,"user":`)
 	dst = appendString(dst, s.User)
-	dst = append(dst, `,"parent":`...)
+	dst = in.key(dst, `,"parent":`)
 	dst = appendIntPtr(dst, s.Parent)
-	dst = append(dst, `,"link_note":`...)
+	dst = in.key(dst, `,"link_note":`)
 	dst = appendString(dst, s.LinkNote)
-	dst = append(dst, `,"cookie_ref":`...)
+	dst = in.key(dst, `,"cookie_ref":`)
 	dst = appendStringPtr(dst, s.CookieRef)
-	dst = append(dst, `,"version":`...)
-	dst = appendVersion(dst, &s.Version)
-	dst = append(dst, `,"auth":`...)
-	dst = appendPtr(dst, s.Auth, appendAuth)
-	dst = append(dst, `,"redirects":`...)
-	dst = appendSlice(dst, s.Redirects, appendRedirect)
-	dst = append(dst, `,"transactions":`...)
-	dst = appendSlice(dst, s.Transactions, appendTransaction)
-	dst = append(dst, `,"group_ops":`...)
-	dst = appendSlice(dst, s.GroupOps, appendGroupOp)
-	dst = append(dst, `,"groups":`...)
-	dst = appendSlice(dst, s.Groups, appendGroup)
-	dst = append(dst, `,"errors":`...)
-	dst = appendSlice(dst, s.Errors, appendError)
-	dst = append(dst, `,"anomalies":`...)
-	dst = appendSlice(dst, s.Anomalies, appendAnomaly)
-	dst = append(dst, `,"out":`...)
-	dst = appendPtr(dst, s.Out, appendOut)
-	dst = append(dst, `,"invitations":`...)
-	dst = appendSlice(dst, s.Invitations, appendInvitation)
-	dst = append(dst, `,"chat":`...)
-	dst = appendPtr(dst, s.Chat, appendChat)
-	dst = append(dst, `,"contacts":`...)
-	dst = appendPtr(dst, s.Contacts, appendContacts)
-	dst = append(dst, `,"presence":`...)
-	dst = appendPtr(dst, s.Presence, appendPresence)
-	dst = append(dst, `,"commands":`...)
-	dst = appendDirCount(dst, &s.Commands)
-	dst = append(dst, `,"bytes":`...)
-	dst = appendDirCount(dst, &s.Bytes)
-	dst = append(dst, `,"lost_bytes":`...)
+	dst = in.key(dst, `,"version":`)
+	dst = appendVersion(in, dst, &s.Version)
+	dst = in.key(dst, `,"auth":`)
+	dst = appendPtr(in, dst, s.Auth, appendAuth)
+	dst = in.key(dst, `,"redirects":`)
+	dst = appendSlice(in, dst, s.Redirects, appendRedirect)
+	dst = in.key(dst, `,"transactions":`)
+	dst = appendSlice(in, dst, s.Transactions, appendTransaction)
+	dst = in.key(dst, `,"group_ops":`)
+	dst = appendSlice(in, dst, s.GroupOps, appendGroupOp)
+	dst = in.key(dst, `,"groups":`)
+	dst = appendSlice(in, dst, s.Groups, appendGroup)
+	dst = in.key(dst, `,"errors":`)
+	dst = appendSlice(in, dst, s.Errors, appendError)
+	dst = in.key(dst, `,"anomalies":`)
+	dst = appendSlice(in, dst, s.Anomalies, appendAnomaly)
+	dst = in.key(dst, `,"out":`)
+	dst = appendPtr(in, dst, s.Out, appendOut)
+	dst = in.key(dst, `,"invitations":`)
+	dst = appendSlice(in, dst, s.Invitations, appendInvitation)
+	dst = in.key(dst, `,"chat":`)
+	dst = appendPtr(in, dst, s.Chat, appendChat)
+	dst = in.key(dst, `,"contacts":`)
+	dst = appendPtr(in, dst, s.Contacts, appendContacts)
+	dst = in.key(dst, `,"presence":`)
+	dst = appendPtr(in, dst, s.Presence, appendPresence)
+	dst = in.key(dst, `,"commands":`)
+	dst = appendDirCount(in, dst, &s.Commands)
+	dst = in.key(dst, `,"bytes":`)
+	dst = appendDirCount(in, dst, &s.Bytes)
+	dst = in.key(dst, `,"lost_bytes":`)
 	dst = appendInt(dst, s.LostBytes)
-	dst = append(dst, `,"unmatched_replies":`...)
+	dst = in.key(dst, `,"unmatched_replies":`)
 	dst = appendInt(dst, int64(s.UnmatchedReplies))
-	dst = append(dst, `,"evicted_pending":`...)
+	dst = in.key(dst, `,"evicted_pending":`)
 	dst = appendInt(dst, int64(s.EvictedPending))
-	dst = append(dst, `,"unlisted_transactions":`...)
+	dst = in.key(dst, `,"unlisted_transactions":`)
 	return appendInt(dst, int64(s.UnlistedTransactions))
 }
 
-func appendVersion(dst []byte, v *Version) []byte {
-	dst = append(dst, `{"offered":`...)
-	dst = appendStrings(dst, v.Offered)
-	dst = append(dst, `,"selected":`...)
+func appendVersion(in *indenter, dst []byte, v *Version) []byte {
+	dst = in.key(dst, `{"offered":`)
+	dst = appendStrings(in, dst, v.Offered)
+	dst = in.key(dst, `,"selected":`)
 	dst = appendStringPtr(dst, v.Selected)
-	dst = append(dst, `,"refused":`...)
+	dst = in.key(dst, `,"refused":`)
 	dst = appendBool(dst, v.Refused)
-	dst = append(dst, `,"rules":`...)
+	dst = in.key(dst, `,"rules":`)
 	dst = appendStringPtr(dst, v.Rules)
-	dst = append(dst, `,"rules_source":`...)
+	dst = in.key(dst, `,"rules_source":`)
 	dst = appendString(dst, v.RulesSource)
-	return append(dst, '}')
+	return in.close(dst, '}')
 }
 
-func appendAuth(dst []byte, a *Auth) []byte {
-	dst = append(dst, `{"method":`...)
+func appendAuth(in *indenter, dst []byte, a *Auth) []byte {
+	dst = in.key(dst, `{"method":`)
 	dst = appendString(dst, a.Method)
-	dst = append(dst, `,"user":`...)
+	dst = in.key(dst, `,"user":`)
 	dst = appendString(dst, a.User)
-	dst = append(dst, `,"result":`...)
+	dst = in.key(dst, `,"result":`)
 	dst = appendString(dst, a.Result)
-	dst = append(dst, `,"error_code":`...)
+	dst = in.key(dst, `,"error_code":`)
 	dst = appendIntPtr(dst, a.ErrorCode)
-	dst = append(dst, `,"offered":`...)
-	dst = appendStrings(dst, a.Offered)
-	dst = append(dst, `,"policy":`...)
+	dst = in.key(dst, `,"offered":`)
+	dst = appendStrings(in, dst, a.Offered)
+	dst = in.key(dst, `,"policy":`)
 	dst = appendString(dst, a.Policy)
-	dst = append(dst, `,"challenge_seen":`...)
+	dst = in.key(dst, `,"challenge_seen":`)
 	dst = appendBool(dst, a.ChallengeSeen)
-	dst = append(dst, `,"response_seen":`...)
+	dst = in.key(dst, `,"response_seen":`)
 	dst = appendBool(dst, a.ResponseSeen)
-	return append(dst, '}')
+	return in.close(dst, '}')
 }
 
-func appendRedirect(dst []byte, r *Redirect) []byte {
-	dst = append(dst, `{"trid":`...)
+func appendRedirect(in *indenter, dst []byte, r *Redirect) []byte {
+	dst = in.key(dst, `{"trid":`)
 	dst = appendInt(dst, r.TrID)
-	dst = append(dst, `,"type":`...)
+	dst = in.key(dst, `,"type":`)
 	dst = appendString(dst, r.Type)
-	dst = append(dst, `,"to":`...)
+	dst = in.key(dst, `,"to":`)
 	dst = appendString(dst, r.To)
-	dst = append(dst, `,"from":`...)
+	dst = in.key(dst, `,"from":`)
 	dst = appendStringPtr(dst, r.From)
-	dst = append(dst, `,"session":`...)
+	dst = in.key(dst, `,"session":`)
 	dst = appendIntPtr(dst, r.Session)
-	return append(dst, '}')
+	return in.close(dst, '}')
 }
 
-func appendTransaction(dst []byte, t *Transaction) []byte {
-	dst = append(dst, `{"trid":`...)
+func appendTransaction(in *indenter, dst []byte, t *Transaction) []byte {
+	dst = in.key(dst, `{"trid":`)
 	dst = appendInt(dst, t.TrID)
-	dst = append(dst, `,"verb":`...)
+	dst = in.key(dst, `,"verb":`)
 	dst = appendString(dst, t.Verb)
-	dst = append(dst, `,"time":`...)
+	dst = in.key(dst, `,"time":`)
 	dst = appendTime(dst, t.Time.Time)
-	dst = append(dst, `,"status":`...)
+	dst = in.key(dst, `,"status":`)
 	dst = appendString(dst, t.Status)
-	dst = append(dst, `,"error_code":`...)
+	dst = in.key(dst, `,"error_code":`)
 	dst = appendIntPtr(dst, t.ErrorCode)
-	dst = append(dst, `,"replies":`...)
+	dst = in.key(dst, `,"replies":`)
 	dst = appendInt(dst, int64(t.Replies))
-	dst = append(dst, `,"reply_verbs":`...)
-	dst = appendStrings(dst, t.ReplyVerbs)
-	dst = append(dst, `,"latency_us":`...)
+	dst = in.key(dst, `,"reply_verbs":`)
+	dst = appendStrings(in, dst, t.ReplyVerbs)
+	dst = in.key(dst, `,"latency_us":`)
 	dst = appendInt64Ptr(dst, t.LatencyUS)
-	return append(dst, '}')
+	return in.close(dst, '}')
 }
 
-func appendGroupOp(dst []byte, g *GroupOp) []byte {
-	dst = append(dst, `{"trid":`...)
+func appendGroupOp(in *indenter, dst []byte, g *GroupOp) []byte {
+	dst = in.key(dst, `{"trid":`)
 	dst = appendInt(dst, g.TrID)
-	dst = append(dst, `,"op":`...)
+	dst = in.key(dst, `,"op":`)
 	dst = appendString(dst, g.Op)
-	dst = append(dst, `,"group_id":`...)
+	dst = in.key(dst, `,"group_id":`)
 	dst = appendStringPtr(dst, g.GroupID)
-	dst = append(dst, `,"name":`...)
+	dst = in.key(dst, `,"name":`)
 	dst = appendStringPtr(dst, g.Name)
-	dst = append(dst, `,"contact":`...)
+	dst = in.key(dst, `,"contact":`)
 	dst = appendStringPtr(dst, g.Contact)
-	dst = append(dst, `,"status":`...)
+	dst = in.key(dst, `,"status":`)
 	dst = appendString(dst, g.Status)
-	dst = append(dst, `,"error_code":`...)
+	dst = in.key(dst, `,"error_code":`)
 	dst = appendIntPtr(dst, g.ErrorCode)
-	return append(dst, '}')
+	return in.close(dst, '}')
 }
 
-func appendGroup(dst []byte, g *Group) []byte {
-	dst = append(dst, `{"id":`...)
+func appendGroup(in *indenter, dst []byte, g *Group) []byte {
+	dst = in.key(dst, `{"id":`)
 	dst = appendString(dst, g.ID)
-	dst = append(dst, `,"name":`...)
+	dst = in.key(dst, `,"name":`)
 	dst = appendString(dst, g.Name)
-	return append(dst, '}')
+	return in.close(dst, '}')
 }
 
-func appendError(dst []byte, e *Error) []byte {
-	dst = append(dst, `{"trid":`...)
+func appendError(in *indenter, dst []byte, e *Error) []byte {
+	dst = in.key(dst, `{"trid":`)
 	dst = appendInt(dst, e.TrID)
-	dst = append(dst, `,"code":`...)
+	dst = in.key(dst, `,"code":`)
 	dst = appendInt(dst, int64(e.Code))
-	dst = append(dst, `,"name":`...)
+	dst = in.key(dst, `,"name":`)
 	dst = appendString(dst, e.Name)
-	dst = append(dst, `,"verb":`...)
+	dst = in.key(dst, `,"verb":`)
 	dst = appendString(dst, e.Verb)
-	dst = append(dst, `,"time":`...)
+	dst = in.key(dst, `,"time":`)
 	dst = appendTime(dst, e.Time.Time)
-	return append(dst, '}')
+	return in.close(dst, '}')
 }
 
 // appendAnomaly appends an Anomaly.
-func appendAnomaly(dst []byte, a *Anomaly) []byte {
-	dst = append(dst, '{')
-	dst = appendAnomalyFields(dst, a)
-	return append(dst, '}')
+func appendAnomaly(in *indenter, dst []byte, a *Anomaly) []byte {
+	dst = in.open(dst, '{')
+	dst = appendAnomalyFields(in, dst, a)
+	return in.close(dst, '}')
 }
 
 // appendAnomalyFields appends the members of an Anomaly without braces,
 // for AnomalyRecord, which embeds it.
-func appendAnomalyFields(dst []byte, a *Anomaly) []byte {
-	dst = append(dst, `"kind":`...)
+func appendAnomalyFields(in *indenter, dst []byte, a *Anomaly) []byte {
+	dst = in.key(dst, `"kind":`)
 	dst = appendString(dst, a.Kind)
-	dst = append(dst, `,"time":`...)
+	dst = in.key(dst, `,"time":`)
 	dst = appendTime(dst, a.Time.Time)
-	dst = append(dst, `,"dir":`...)
+	dst = in.key(dst, `,"dir":`)
 	dst = appendString(dst, a.Dir)
-	dst = append(dst, `,"offset":`...)
+	dst = in.key(dst, `,"offset":`)
 	dst = appendInt(dst, a.Offset)
-	dst = append(dst, `,"bytes":`...)
+	dst = in.key(dst, `,"bytes":`)
 	dst = appendInt(dst, int64(a.Bytes))
-	dst = append(dst, `,"line":`...)
+	dst = in.key(dst, `,"line":`)
 	dst = appendString(dst, a.Line)
 	if a.LineBase64 != nil {
-		dst = append(dst, `,"line_base64":`...)
+		dst = in.key(dst, `,"line_base64":`)
 		dst = appendString(dst, *a.LineBase64)
 	}
-	dst = append(dst, `,"detail":`...)
+	dst = in.key(dst, `,"detail":`)
 	return appendString(dst, a.Detail)
 }
 
-func appendOut(dst []byte, o *Out) []byte {
-	dst = append(dst, `{"dir":`...)
+func appendOut(in *indenter, dst []byte, o *Out) []byte {
+	dst = in.key(dst, `{"dir":`)
 	dst = appendString(dst, o.Dir)
-	dst = append(dst, `,"time":`...)
+	dst = in.key(dst, `,"time":`)
 	dst = appendTime(dst, o.Time.Time)
-	dst = append(dst, `,"reason":`...)
+	dst = in.key(dst, `,"reason":`)
 	dst = appendString(dst, o.Reason)
-	return append(dst, '}')
+	return in.close(dst, '}')
 }
 
-func appendInvitation(dst []byte, in *Invitation) []byte {
-	dst = append(dst, `{"time":`...)
-	dst = appendTime(dst, in.Time.Time)
-	dst = append(dst, `,"session_id":`...)
-	dst = appendString(dst, in.SessionID)
-	dst = append(dst, `,"to":`...)
-	dst = appendString(dst, in.To)
-	dst = append(dst, `,"inviter":`...)
-	dst = appendString(dst, in.Inviter)
-	dst = append(dst, `,"friendly":`...)
-	dst = appendString(dst, in.Friendly)
-	dst = append(dst, `,"cookie_ref":`...)
-	dst = appendString(dst, in.CookieRef)
-	dst = append(dst, `,"session":`...)
-	dst = appendIntPtr(dst, in.Session)
-	return append(dst, '}')
+func appendInvitation(in *indenter, dst []byte, v *Invitation) []byte {
+	dst = in.key(dst, `{"time":`)
+	dst = appendTime(dst, v.Time.Time)
+	dst = in.key(dst, `,"session_id":`)
+	dst = appendString(dst, v.SessionID)
+	dst = in.key(dst, `,"to":`)
+	dst = appendString(dst, v.To)
+	dst = in.key(dst, `,"inviter":`)
+	dst = appendString(dst, v.Inviter)
+	dst = in.key(dst, `,"friendly":`)
+	dst = appendString(dst, v.Friendly)
+	dst = in.key(dst, `,"cookie_ref":`)
+	dst = appendString(dst, v.CookieRef)
+	dst = in.key(dst, `,"session":`)
+	dst = appendIntPtr(dst, v.Session)
+	return in.close(dst, '}')
 }
 
-func appendChat(dst []byte, c *Chat) []byte {
-	dst = append(dst, `{"session_id":`...)
+func appendChat(in *indenter, dst []byte, c *Chat) []byte {
+	dst = in.key(dst, `{"session_id":`)
 	dst = appendString(dst, c.SessionID)
-	dst = append(dst, `,"invited":`...)
-	dst = appendStrings(dst, c.Invited)
-	dst = append(dst, `,"participants":`...)
-	dst = appendSlice(dst, c.Participants, appendParticipant)
-	dst = append(dst, `,"messages":`...)
-	dst = appendSlice(dst, c.Messages, appendCount)
-	return append(dst, '}')
+	dst = in.key(dst, `,"invited":`)
+	dst = appendStrings(in, dst, c.Invited)
+	dst = in.key(dst, `,"participants":`)
+	dst = appendSlice(in, dst, c.Participants, appendParticipant)
+	dst = in.key(dst, `,"messages":`)
+	dst = appendSlice(in, dst, c.Messages, appendCount)
+	return in.close(dst, '}')
 }
 
-func appendParticipant(dst []byte, p *Participant) []byte {
-	dst = append(dst, `{"user":`...)
+func appendParticipant(in *indenter, dst []byte, p *Participant) []byte {
+	dst = in.key(dst, `{"user":`)
 	dst = appendString(dst, p.User)
-	dst = append(dst, `,"friendly":`...)
+	dst = in.key(dst, `,"friendly":`)
 	dst = appendString(dst, p.Friendly)
-	dst = append(dst, `,"joined":`...)
+	dst = in.key(dst, `,"joined":`)
 	dst = appendTimePtr(dst, p.Joined)
-	dst = append(dst, `,"left":`...)
+	dst = in.key(dst, `,"left":`)
 	dst = appendTimePtr(dst, p.Left)
-	dst = append(dst, `,"how":`...)
+	dst = in.key(dst, `,"how":`)
 	dst = appendString(dst, p.How)
-	return append(dst, '}')
+	return in.close(dst, '}')
 }
 
-func appendContacts(dst []byte, c *Contacts) []byte {
-	dst = append(dst, `{"list_version":`...)
+func appendContacts(in *indenter, dst []byte, c *Contacts) []byte {
+	dst = in.key(dst, `{"list_version":`)
 	dst = appendString(dst, c.ListVersion)
-	dst = append(dst, `,"note":`...)
+	dst = in.key(dst, `,"note":`)
 	dst = appendString(dst, c.Note)
-	dst = append(dst, `,"at_login":`...)
-	dst = appendSlice(dst, c.AtLogin, appendContactEntry)
-	dst = append(dst, `,"at_end":`...)
-	dst = appendSlice(dst, c.AtEnd, appendContactEntry)
-	dst = append(dst, `,"changes":`...)
-	dst = appendSlice(dst, c.Changes, appendContactChange)
-	dst = append(dst, `,"unlisted_changes":`...)
+	dst = in.key(dst, `,"at_login":`)
+	dst = appendSlice(in, dst, c.AtLogin, appendContactEntry)
+	dst = in.key(dst, `,"at_end":`)
+	dst = appendSlice(in, dst, c.AtEnd, appendContactEntry)
+	dst = in.key(dst, `,"changes":`)
+	dst = appendSlice(in, dst, c.Changes, appendContactChange)
+	dst = in.key(dst, `,"unlisted_changes":`)
 	dst = appendInt(dst, int64(c.Unlisted))
-	dst = append(dst, `,"dropped_contacts":`...)
+	dst = in.key(dst, `,"dropped_contacts":`)
 	dst = appendInt(dst, int64(c.Dropped))
-	return append(dst, '}')
+	return in.close(dst, '}')
 }
 
-func appendContactEntry(dst []byte, c *ContactEntry) []byte {
-	dst = append(dst, `{"user":`...)
+func appendContactEntry(in *indenter, dst []byte, c *ContactEntry) []byte {
+	dst = in.key(dst, `{"user":`)
 	dst = appendString(dst, c.User)
-	dst = append(dst, `,"friendly":`...)
+	dst = in.key(dst, `,"friendly":`)
 	dst = appendString(dst, c.Friendly)
-	dst = append(dst, `,"id":`...)
+	dst = in.key(dst, `,"id":`)
 	dst = appendString(dst, c.ID)
-	dst = append(dst, `,"lists":`...)
-	dst = appendStrings(dst, c.Lists)
-	dst = append(dst, `,"groups":`...)
-	dst = appendStrings(dst, c.Groups)
-	return append(dst, '}')
+	dst = in.key(dst, `,"lists":`)
+	dst = appendStrings(in, dst, c.Lists)
+	dst = in.key(dst, `,"groups":`)
+	dst = appendStrings(in, dst, c.Groups)
+	return in.close(dst, '}')
 }
 
-func appendContactChange(dst []byte, c *ContactChange) []byte {
-	dst = append(dst, `{"time":`...)
+func appendContactChange(in *indenter, dst []byte, c *ContactChange) []byte {
+	dst = in.key(dst, `{"time":`)
 	dst = appendTime(dst, c.Time.Time)
-	dst = append(dst, `,"trid":`...)
+	dst = in.key(dst, `,"trid":`)
 	dst = appendInt(dst, c.TrID)
-	dst = append(dst, `,"op":`...)
+	dst = in.key(dst, `,"op":`)
 	dst = appendString(dst, c.Op)
-	dst = append(dst, `,"list":`...)
+	dst = in.key(dst, `,"list":`)
 	dst = appendString(dst, c.List)
-	dst = append(dst, `,"contact":`...)
+	dst = in.key(dst, `,"contact":`)
 	dst = appendString(dst, c.Contact)
-	dst = append(dst, `,"group":`...)
+	dst = in.key(dst, `,"group":`)
 	dst = appendString(dst, c.Group)
-	dst = append(dst, `,"server":`...)
+	dst = in.key(dst, `,"server":`)
 	dst = appendBool(dst, c.Server)
-	return append(dst, '}')
+	return in.close(dst, '}')
 }
 
-func appendPresence(dst []byte, p *Presence) []byte {
-	dst = append(dst, `{"own":`...)
-	dst = appendSlice(dst, p.Own, appendPresenceEvent)
-	dst = append(dst, `,"contacts":`...)
-	dst = appendSlice(dst, p.Contacts, appendContactPresence)
-	return append(dst, '}')
+func appendPresence(in *indenter, dst []byte, p *Presence) []byte {
+	dst = in.key(dst, `{"own":`)
+	dst = appendSlice(in, dst, p.Own, appendPresenceEvent)
+	dst = in.key(dst, `,"contacts":`)
+	dst = appendSlice(in, dst, p.Contacts, appendContactPresence)
+	return in.close(dst, '}')
 }
 
-func appendPresenceEvent(dst []byte, e *PresenceEvent) []byte {
-	dst = append(dst, `{"time":`...)
+func appendPresenceEvent(in *indenter, dst []byte, e *PresenceEvent) []byte {
+	dst = in.key(dst, `{"time":`)
 	dst = appendTime(dst, e.Time.Time)
-	dst = append(dst, `,"verb":`...)
+	dst = in.key(dst, `,"verb":`)
 	dst = appendString(dst, e.Verb)
-	dst = append(dst, `,"status":`...)
+	dst = in.key(dst, `,"status":`)
 	dst = appendString(dst, e.Status)
-	dst = append(dst, `,"friendly":`...)
+	dst = in.key(dst, `,"friendly":`)
 	dst = appendString(dst, e.Friendly)
-	return append(dst, '}')
+	return in.close(dst, '}')
 }
 
-func appendContactPresence(dst []byte, c *ContactPresence) []byte {
-	dst = append(dst, `{"user":`...)
+func appendContactPresence(in *indenter, dst []byte, c *ContactPresence) []byte {
+	dst = in.key(dst, `{"user":`)
 	dst = appendString(dst, c.User)
-	dst = append(dst, `,"psm":`...)
+	dst = in.key(dst, `,"psm":`)
 	dst = appendString(dst, c.PSM)
-	dst = append(dst, `,"media":`...)
+	dst = in.key(dst, `,"media":`)
 	dst = appendString(dst, c.Media)
-	dst = append(dst, `,"events":`...)
-	dst = appendSlice(dst, c.Events, appendPresenceEvent)
-	dst = append(dst, `,"unlisted_events":`...)
+	dst = in.key(dst, `,"events":`)
+	dst = appendSlice(in, dst, c.Events, appendPresenceEvent)
+	dst = in.key(dst, `,"unlisted_events":`)
 	dst = appendInt(dst, int64(c.UnlistedEvents))
-	return append(dst, '}')
+	return in.close(dst, '}')
 }
 
 // appendConversation appends a Conversation.
-func appendConversation(dst []byte, c *Conversation) []byte {
-	dst = append(dst, `{"id":`...)
+func appendConversation(in *indenter, dst []byte, c *Conversation) []byte {
+	dst = in.key(dst, `{"id":`)
 	dst = appendInt(dst, int64(c.ID))
-	dst = append(dst, `,"server":`...)
+	dst = in.key(dst, `,"server":`)
 	dst = appendString(dst, c.Server)
-	dst = append(dst, `,"session_id":`...)
+	dst = in.key(dst, `,"session_id":`)
 	dst = appendString(dst, c.SessionID)
-	dst = append(dst, `,"sessions":`...)
-	dst = appendInts(dst, c.Sessions)
-	dst = append(dst, `,"participants":`...)
-	dst = appendSlice(dst, c.Participants, appendParticipant)
-	dst = append(dst, `,"messages":`...)
-	dst = appendSlice(dst, c.Messages, appendMessage)
-	dst = append(dst, `,"unlisted_messages":`...)
+	dst = in.key(dst, `,"sessions":`)
+	dst = appendInts(in, dst, c.Sessions)
+	dst = in.key(dst, `,"participants":`)
+	dst = appendSlice(in, dst, c.Participants, appendParticipant)
+	dst = in.key(dst, `,"messages":`)
+	dst = appendSlice(in, dst, c.Messages, appendMessage)
+	dst = in.key(dst, `,"unlisted_messages":`)
 	dst = appendInt(dst, int64(c.UnlistedMessages))
-	return append(dst, '}')
+	return in.close(dst, '}')
 }
 
-func appendMessage(dst []byte, m *Message) []byte {
-	dst = append(dst, `{"time":`...)
+func appendMessage(in *indenter, dst []byte, m *Message) []byte {
+	dst = in.key(dst, `{"time":`)
 	dst = appendTime(dst, m.Time.Time)
-	dst = append(dst, `,"from":`...)
+	dst = in.key(dst, `,"from":`)
 	dst = appendString(dst, m.From)
-	dst = append(dst, `,"type":`...)
+	dst = in.key(dst, `,"type":`)
 	dst = appendString(dst, m.Type)
-	dst = append(dst, `,"content_type":`...)
+	dst = in.key(dst, `,"content_type":`)
 	dst = appendString(dst, m.ContentType)
-	dst = append(dst, `,"text":`...)
+	dst = in.key(dst, `,"text":`)
 	dst = appendString(dst, m.Text)
 	if m.TextBase64 != nil {
-		dst = append(dst, `,"text_base64":`...)
+		dst = in.key(dst, `,"text_base64":`)
 		dst = appendString(dst, *m.TextBase64)
 	}
-	dst = append(dst, `,"format":`...)
+	dst = in.key(dst, `,"format":`)
 	dst = appendString(dst, m.Format)
-	dst = append(dst, `,"ack":`...)
+	dst = in.key(dst, `,"ack":`)
 	dst = appendString(dst, m.Ack)
-	dst = append(dst, `,"acked":`...)
+	dst = in.key(dst, `,"acked":`)
 	dst = appendBoolPtr(dst, m.Acked)
-	dst = append(dst, `,"session":`...)
+	dst = in.key(dst, `,"session":`)
 	dst = appendInt(dst, int64(m.Session))
-	dst = append(dst, `,"size":`...)
+	dst = in.key(dst, `,"size":`)
 	dst = appendInt(dst, int64(m.Size))
 	if m.Invite != nil {
-		dst = append(dst, `,"invite":`...)
-		dst = appendInvite(dst, m.Invite)
+		dst = in.key(dst, `,"invite":`)
+		dst = appendInvite(in, dst, m.Invite)
 	}
 	if m.P2P != nil {
-		dst = append(dst, `,"p2p":`...)
-		dst = appendP2P(dst, m.P2P)
+		dst = in.key(dst, `,"p2p":`)
+		dst = appendP2P(in, dst, m.P2P)
 	}
-	return append(dst, '}')
+	return in.close(dst, '}')
 }
 
-func appendInvite(dst []byte, in *Invite) []byte {
-	dst = append(dst, `{"command":`...)
-	dst = appendString(dst, in.Command)
-	dst = append(dst, `,"cookie":`...)
-	dst = appendString(dst, in.Cookie)
-	dst = append(dst, `,"application":`...)
-	dst = appendString(dst, in.Application)
-	dst = append(dst, `,"app_guid":`...)
-	dst = appendString(dst, in.AppGUID)
-	dst = append(dst, `,"file":`...)
-	dst = appendString(dst, in.File)
-	dst = append(dst, `,"file_size":`...)
-	dst = appendString(dst, in.FileSize)
-	dst = append(dst, `,"cancel_code":`...)
-	dst = appendString(dst, in.CancelCode)
-	return append(dst, '}')
+func appendInvite(in *indenter, dst []byte, v *Invite) []byte {
+	dst = in.key(dst, `{"command":`)
+	dst = appendString(dst, v.Command)
+	dst = in.key(dst, `,"cookie":`)
+	dst = appendString(dst, v.Cookie)
+	dst = in.key(dst, `,"application":`)
+	dst = appendString(dst, v.Application)
+	dst = in.key(dst, `,"app_guid":`)
+	dst = appendString(dst, v.AppGUID)
+	dst = in.key(dst, `,"file":`)
+	dst = appendString(dst, v.File)
+	dst = in.key(dst, `,"file_size":`)
+	dst = appendString(dst, v.FileSize)
+	dst = in.key(dst, `,"cancel_code":`)
+	dst = appendString(dst, v.CancelCode)
+	return in.close(dst, '}')
 }
 
-func appendP2P(dst []byte, p *P2P) []byte {
-	dst = append(dst, `{"session_id":`...)
+func appendP2P(in *indenter, dst []byte, p *P2P) []byte {
+	dst = in.key(dst, `{"session_id":`)
 	dst = appendUint(dst, uint64(p.SessionID))
-	dst = append(dst, `,"identifier":`...)
+	dst = in.key(dst, `,"identifier":`)
 	dst = appendUint(dst, uint64(p.Identifier))
-	dst = append(dst, `,"offset":`...)
+	dst = in.key(dst, `,"offset":`)
 	dst = appendUint(dst, p.Offset)
-	dst = append(dst, `,"total_size":`...)
+	dst = in.key(dst, `,"total_size":`)
 	dst = appendUint(dst, p.TotalSize)
-	dst = append(dst, `,"length":`...)
+	dst = in.key(dst, `,"length":`)
 	dst = appendUint(dst, uint64(p.Length))
-	dst = append(dst, `,"flags":`...)
+	dst = in.key(dst, `,"flags":`)
 	dst = appendUint(dst, uint64(p.Flags))
-	dst = append(dst, `,"app_id":`...)
+	dst = in.key(dst, `,"app_id":`)
 	dst = appendUint(dst, uint64(p.AppID))
-	dst = append(dst, `,"slp":`...)
+	dst = in.key(dst, `,"slp":`)
 	dst = appendString(dst, p.SLP)
-	dst = append(dst, `,"slp_content_type":`...)
+	dst = in.key(dst, `,"slp_content_type":`)
 	dst = appendString(dst, p.SLPContentType)
-	return append(dst, '}')
+	return in.close(dst, '}')
 }
 
 // appendUser appends a User.
-func appendUser(dst []byte, u *User) []byte {
-	dst = append(dst, `{"user":`...)
+func appendUser(in *indenter, dst []byte, u *User) []byte {
+	dst = in.key(dst, `{"user":`)
 	dst = appendString(dst, u.User)
-	dst = append(dst, `,"sessions":`...)
-	dst = appendInts(dst, u.Sessions)
-	dst = append(dst, `,"conversations":`...)
-	dst = appendInts(dst, u.Conversations)
-	dst = append(dst, `,"peers":`...)
-	dst = appendStrings(dst, u.Peers)
-	dst = append(dst, `,"contacts_at_login":`...)
-	dst = appendSlice(dst, u.ContactsAtLogin, appendContactEntry)
-	dst = append(dst, `,"contacts_at_end":`...)
-	dst = appendSlice(dst, u.ContactsAtEnd, appendContactEntry)
-	return append(dst, '}')
+	dst = in.key(dst, `,"sessions":`)
+	dst = appendInts(in, dst, u.Sessions)
+	dst = in.key(dst, `,"conversations":`)
+	dst = appendInts(in, dst, u.Conversations)
+	dst = in.key(dst, `,"peers":`)
+	dst = appendStrings(in, dst, u.Peers)
+	dst = in.key(dst, `,"contacts_at_login":`)
+	dst = appendSlice(in, dst, u.ContactsAtLogin, appendContactEntry)
+	dst = in.key(dst, `,"contacts_at_end":`)
+	dst = appendSlice(in, dst, u.ContactsAtEnd, appendContactEntry)
+	return in.close(dst, '}')
 }
 
 // appendAnomalyRecord appends an AnomalyRecord.
@@ -787,7 +884,7 @@ func appendAnomalyRecord(dst []byte, r *AnomalyRecord) []byte {
 	dst = append(dst, `,"session":`...)
 	dst = appendInt(dst, int64(r.Session))
 	dst = append(dst, ',')
-	dst = appendAnomalyFields(dst, &r.Anomaly)
+	dst = appendAnomalyFields(nil, dst, &r.Anomaly)
 	return append(dst, '}')
 }
 
@@ -796,7 +893,7 @@ func appendSessionRecord(dst []byte, r *SessionRecord) []byte {
 	dst = append(dst, `{"type":`...)
 	dst = appendString(dst, r.Type)
 	dst = append(dst, ',')
-	dst = appendSessionFields(dst, &r.Session)
+	dst = appendSessionFields(nil, dst, &r.Session)
 	return append(dst, '}')
 }
 
@@ -807,7 +904,7 @@ func appendSummaryRecord(dst []byte, r *SummaryRecord) []byte {
 	dst = append(dst, `,"schema_version":`...)
 	dst = appendInt(dst, int64(r.SchemaVersion))
 	dst = append(dst, ',')
-	dst = appendCaptureFields(dst, &r.Capture)
+	dst = appendCaptureFields(nil, dst, &r.Capture)
 	return append(dst, '}')
 }
 
@@ -830,14 +927,14 @@ func appendCommandRecord(dst []byte, r *CommandRecord) []byte {
 	dst = append(dst, `,"trid":`...)
 	dst = appendInt64Ptr(dst, r.TrID)
 	dst = append(dst, `,"args":`...)
-	dst = appendStrings(dst, r.Args)
+	dst = appendStrings(nil, dst, r.Args)
 	if r.LineBase64 != nil {
 		dst = append(dst, `,"line_base64":`...)
 		dst = appendString(dst, *r.LineBase64)
 	}
 	if len(r.Decoded) > 0 {
 		dst = append(dst, `,"decoded":`...)
-		dst = appendStrings(dst, r.Decoded)
+		dst = appendStrings(nil, dst, r.Decoded)
 	}
 	dst = append(dst, `,"role":`...)
 	dst = appendString(dst, r.Role)
@@ -848,50 +945,49 @@ func appendCommandRecord(dst []byte, r *CommandRecord) []byte {
 	dst = append(dst, `,"payload_len":`...)
 	dst = appendInt(dst, int64(r.PayloadLen))
 	dst = append(dst, `,"payload":`...)
-	dst = appendPtr(dst, r.Payload, appendPayloadRecord)
+	dst = appendPtr(nil, dst, r.Payload, appendPayloadRecord)
 	return append(dst, '}')
 }
 
-func appendPayloadRecord(dst []byte, p *Payload) []byte {
-	dst = append(dst, `{"retained":`...)
+func appendPayloadRecord(in *indenter, dst []byte, p *Payload) []byte {
+	dst = in.key(dst, `{"retained":`)
 	dst = appendInt(dst, int64(p.Retained))
-	dst = append(dst, `,"lost_bytes":`...)
+	dst = in.key(dst, `,"lost_bytes":`)
 	dst = appendInt(dst, int64(p.LostBytes))
 	if p.ContentType != "" {
-		dst = append(dst, `,"content_type":`...)
+		dst = in.key(dst, `,"content_type":`)
 		dst = appendString(dst, p.ContentType)
 	}
 	if len(p.Headers) > 0 {
-		dst = append(dst, `,"headers":`...)
-		dst = appendSlice(dst, p.Headers, appendHeader)
+		dst = in.key(dst, `,"headers":`)
+		dst = appendSlice(in, dst, p.Headers, appendHeader)
 	}
 	if len(p.Blocks) > 0 {
-		dst = append(dst, `,"blocks":[`...)
+		dst = in.key(dst, `,"blocks":`)
+		dst = in.open(dst, '[')
 		for i, b := range p.Blocks {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = appendSlice(dst, b, appendHeader)
+			dst = in.elem(dst, i)
+			dst = appendSlice(in, dst, b, appendHeader)
 		}
-		dst = append(dst, ']')
+		dst = in.close(dst, ']')
 	}
 	if p.Body != nil {
-		dst = append(dst, `,"body":`...)
+		dst = in.key(dst, `,"body":`)
 		dst = appendString(dst, *p.Body)
 	}
 	if p.BodyBase64 != nil {
-		dst = append(dst, `,"body_base64":`...)
+		dst = in.key(dst, `,"body_base64":`)
 		dst = appendString(dst, *p.BodyBase64)
 	}
-	return append(dst, '}')
+	return in.close(dst, '}')
 }
 
-func appendHeader(dst []byte, h *Header) []byte {
-	dst = append(dst, `{"name":`...)
+func appendHeader(in *indenter, dst []byte, h *Header) []byte {
+	dst = in.key(dst, `{"name":`)
 	dst = appendString(dst, h.Name)
-	dst = append(dst, `,"value":`...)
+	dst = in.key(dst, `,"value":`)
 	dst = appendString(dst, h.Value)
-	return append(dst, '}')
+	return in.close(dst, '}')
 }
 
 // commandEncoder writes NDJSON command records straight from
@@ -935,7 +1031,7 @@ func (e *commandEncoder) appendCommand(dst []byte, c *dissect.Command) []byte {
 	if c.Args == nil {
 		dst = append(dst, "[]"...) // NewCommandRecord's nonNil
 	} else {
-		dst = appendStrings(dst, c.Args)
+		dst = appendStrings(nil, dst, c.Args)
 	}
 	if !lineValid(c) {
 		dst = append(dst, `,"line_base64":"`...)

@@ -50,26 +50,48 @@ func sameJSON(tb testing.TB, what string, got, want []byte) {
 		what, i, got[from:min(len(got), i+60)], want[from:min(len(want), i+60)])
 }
 
-// checkAppend compares f(v) with encoding/json's v, and the indented
-// forms (appendIndent against json.Indent and Encoder.SetIndent).
-func checkAppend[T any](tb testing.TB, what string, v *T, f func([]byte, *T) []byte) {
+// checkAppend compares f(nil, v), the compact form, with encoding/json's
+// v, and the indented forms with Encoder.SetIndent's: f with an indenter
+// (reused, so that it must come back to its depth), and appendIndent of
+// the compact form.
+func checkAppend[T any](tb testing.TB, what string, v *T, f func(*indenter, []byte, *T) []byte) {
 	tb.Helper()
 	prefix := []byte("junk") // appenders append, they do not overwrite
-	got := f(bytes.Clone(prefix), v)
+	got := f(nil, bytes.Clone(prefix), v)
 	if !bytes.HasPrefix(got, prefix) {
 		tb.Fatalf("%s: appender overwrote dst", what)
 	}
 	got = got[len(prefix):]
 	sameJSON(tb, what, got, encodeJSON(tb, v))
 
-	var ind bytes.Buffer
-	enc := json.NewEncoder(&ind)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("    ", "  ")
-	if err := enc.Encode(v); err != nil {
-		tb.Fatal(err)
+	for _, pre := range []string{"    ", ""} {
+		var ind bytes.Buffer
+		enc := json.NewEncoder(&ind)
+		enc.SetEscapeHTML(false)
+		enc.SetIndent(pre, "  ")
+		if err := enc.Encode(v); err != nil {
+			tb.Fatal(err)
+		}
+		want := bytes.TrimSuffix(ind.Bytes(), []byte("\n"))
+		sameJSON(tb, what+" indented", appendIndent(nil, got, pre, "  "), want)
+		in := newIndenter(pre, "  ")
+		for range 2 {
+			sameJSON(tb, what+" written indented", f(in, nil, v), want)
+		}
 	}
-	sameJSON(tb, what+" indented", appendIndent(nil, got, "    ", "  "), bytes.TrimSuffix(ind.Bytes(), []byte("\n")))
+}
+
+// record adapts the appender of an NDJSON record, which is written
+// compact only, to checkAppend: its indented form is appendIndent's.
+func record[T any](f func([]byte, *T) []byte) func(*indenter, []byte, *T) []byte {
+	return func(in *indenter, dst []byte, v *T) []byte {
+		if in == nil {
+			return f(dst, v)
+		}
+		// At the top level, the indenter's line lead is "\n" and the
+		// prefix.
+		return appendIndent(dst, f(nil, v), string(in.lead[1:in.n]), in.indent)
+	}
 }
 
 // checker is a dissect.Handler that checks every record as it arrives:
@@ -117,7 +139,7 @@ func (k *checker) Anomaly(s *dissect.Session, a *dissect.Anomaly) {
 	x := NewAnomaly(a)
 	checkAppend(k.tb, "anomaly "+a.Kind, &x, appendAnomaly)
 	r := AnomalyRecord{Type: "anomaly", Session: s.ID, Anomaly: x}
-	checkAppend(k.tb, "anomaly record "+a.Kind, &r, appendAnomalyRecord)
+	checkAppend(k.tb, "anomaly record "+a.Kind, &r, record(appendAnomalyRecord))
 	if err := k.nd.anomaly(s.ID, a); err != nil {
 		k.tb.Fatal(err)
 	}
@@ -131,7 +153,7 @@ func (k *checker) SessionEnd(s *dissect.Session) {
 	x := NewSession(s)
 	checkAppend(k.tb, "session", &x, appendSession)
 	r := SessionRecord{Type: "session", Session: x}
-	checkAppend(k.tb, "session record", &r, appendSessionRecord)
+	checkAppend(k.tb, "session record", &r, record(appendSessionRecord))
 	if err := k.nd.session(s); err != nil {
 		k.tb.Fatal(err)
 	}
@@ -271,7 +293,7 @@ func TestAppendCapture(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			checkAppend(t, "capture", &tt.c, appendCapture)
 			r := SummaryRecord{Type: "summary", SchemaVersion: SchemaVersion, Capture: tt.c}
-			checkAppend(t, "summary", &r, appendSummaryRecord)
+			checkAppend(t, "summary", &r, record(appendSummaryRecord))
 		})
 	}
 }
@@ -391,17 +413,17 @@ func TestAppendRandomValues(t *testing.T) {
 		checkRandom(t, f, appendUser)
 		checkRandom(t, f, appendCapture)
 		checkRandom(t, f, appendAnomaly)
-		checkRandom(t, f, appendCommandRecord)
-		checkRandom(t, f, appendAnomalyRecord)
-		checkRandom(t, f, appendSessionRecord)
-		checkRandom(t, f, appendSummaryRecord)
+		checkRandom(t, f, record(appendCommandRecord))
+		checkRandom(t, f, record(appendAnomalyRecord))
+		checkRandom(t, f, record(appendSessionRecord))
+		checkRandom(t, f, record(appendSummaryRecord))
 	}
 	for i := 0; i < 20; i++ {
 		checkRandom(t, f, appendReport)
 	}
 }
 
-func checkRandom[T any](tb testing.TB, f *filler, app func([]byte, *T) []byte) {
+func checkRandom[T any](tb testing.TB, f *filler, app func(*indenter, []byte, *T) []byte) {
 	tb.Helper()
 	var v T
 	f.fill(reflect.ValueOf(&v).Elem(), 0)
@@ -604,10 +626,10 @@ func FuzzAppendMatchesEncodingJSON(f *testing.F) {
 		h := fnv.New64a()
 		h.Write(in)
 		fl := &filler{rng: rand.New(rand.NewPCG(h.Sum64(), 0)), strs: append(strings.Split(string(body), "\n"), string(body))}
-		checkRandom(t, fl, appendSessionRecord)
+		checkRandom(t, fl, record(appendSessionRecord))
 		checkRandom(t, fl, appendConversation)
 		checkRandom(t, fl, appendUser)
-		checkRandom(t, fl, appendSummaryRecord)
+		checkRandom(t, fl, record(appendSummaryRecord))
 	})
 }
 

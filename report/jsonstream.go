@@ -45,8 +45,11 @@ var spoolMemory = 8 << 20
 
 // jsonReport builds the JSON document as sessions end.
 type jsonReport struct {
-	sp       spool
-	buf, ind []byte    // the compact and the indented encoding, reused
+	sp  spool
+	buf []byte // an encoding, reused
+	// ind indents sessions and conversations as elements of the
+	// document's top-level arrays.
+	ind      *indenter
 	now      time.Time // newest packet time seen
 	swept    time.Time
 	pending  []*dissect.Session // ended, still awaiting links (Session.AwaitingLinks)
@@ -140,7 +143,8 @@ type userAgg struct {
 }
 
 func newJSONReport() *jsonReport {
-	j := &jsonReport{groups: map[string]*convGroup{}, keyOf: map[int]string{}, endOrd: map[int]int{}, openKeys: map[string]int{}, userAggs: map[string]*userAgg{}}
+	j := &jsonReport{groups: map[string]*convGroup{}, keyOf: map[int]string{}, endOrd: map[int]int{}, openKeys: map[string]int{}, userAggs: map[string]*userAgg{},
+		ind: newIndenter("    ", "  ")}
 	j.emit = func(e event) { j.encode(&e) }
 	return j
 }
@@ -151,7 +155,7 @@ func (j *jsonReport) encode(e *event) {
 	case evJSONSession:
 		s := e.s
 		r := NewSession(s)
-		j.buf = appendSession(j.buf[:0], &r)
+		j.buf = appendSession(j.ind, j.buf[:0], &r)
 		off, n := j.put(j.buf, nil)
 		user := ""
 		if s.Auth != nil {
@@ -161,7 +165,7 @@ func (j *jsonReport) encode(e *event) {
 		j.user(s)
 	case evJSONConv:
 		c := conversationOf(e.ss)
-		j.buf = appendConversation(j.buf[:0], &c)
+		j.buf = appendConversation(j.ind, j.buf[:0], &c)
 		off, n := j.put(j.buf, []byte(`{`+"\n"+`      "id": 0`))
 		users := make([]string, len(c.Participants))
 		for i, p := range c.Participants {
@@ -404,7 +408,7 @@ func (j *jsonReport) readIndex() (userSessions map[string][]int, err error) {
 // putContacts spools a contact list as a compact JSON array.
 func (j *jsonReport) putContacts(cs []dissect.Contact) piece {
 	es := contactEntries(cs)
-	j.buf = appendSlice(j.buf[:0], es, appendContactEntry)
+	j.buf = appendSlice(nil, j.buf[:0], es, appendContactEntry)
 	if j.err != nil {
 		return piece{}
 	}
@@ -415,14 +419,12 @@ func (j *jsonReport) putContacts(cs []dissect.Contact) piece {
 	return piece{off, len(j.buf)}
 }
 
-// put indents compact, an element of a top-level array, into the spool
-// and returns where; skip is a prefix of the indented form left out.
-func (j *jsonReport) put(compact []byte, skip []byte) (int64, int) {
+// put spools b, the indented encoding of an element of a top-level array,
+// and returns where; skip is a prefix of b left out.
+func (j *jsonReport) put(b []byte, skip []byte) (int64, int) {
 	if j.err != nil {
 		return 0, 0
 	}
-	b := appendIndent(j.ind[:0], compact, "    ", "  ")
-	j.ind = b[:0]
 	if skip != nil {
 		if !bytes.HasPrefix(b, skip) {
 			j.err = errors.New("report: internal error: a conversation's JSON does not start with its id")
@@ -592,7 +594,7 @@ func (j *jsonReport) writeDocument(w io.Writer, c Capture) error {
 		// The user without its contact lists, which are then put in from
 		// the spool in place of the nulls.
 		u := &users[i]
-		ub = appendUser(ub[:0], &u.User)
+		ub = appendUser(nil, ub[:0], &u.User)
 		if !bytes.HasSuffix(ub, nullContacts) {
 			jw.err = errors.New("report: internal error: a user's JSON does not end with its contact lists")
 			return
