@@ -79,12 +79,15 @@ type Engine struct {
 	finishing bool
 	endTime   time.Time // time passed to Finish, while finishing
 
-	det     detector  // connections on other ports found to carry MSNP
-	open    tcpStream // sentinel of the list of streams not yet ended
-	streams int64     // streams created
-	nopen   int       // streams not yet ended
-	closed  closedConns
-	frag    defragger
+	det  detector  // connections on other ports found to carry MSNP
+	open tcpStream // sentinel of the list of streams not yet ended
+	// finished holds the streams that saw a FIN both ways since the last
+	// flush or before, for endFinished; due is its scratch.
+	finished, due []*tcpStream
+	streams       int64 // streams created
+	nopen         int   // streams not yet ended
+	closed        closedConns
+	frag          defragger
 
 	// gopacket flushes connections in the order of a map. Calls made
 	// meanwhile are held back and made in the order the streams were
@@ -326,13 +329,28 @@ func (e *Engine) tick(t time.Time) {
 // and would otherwise keep the connection until IdleTimeout. The bytes
 // missing before each FIN are reported as a Gap.
 func (e *Engine) endFinished(t time.Time) {
-	for s := e.open.next; s != &e.open; {
-		next := s.next
-		if s.finSeen[0] && s.finSeen[1] && s.last.Before(t) {
-			s.end(s.last, true)
+	// Only the streams in finished can qualify, so the open ones need not
+	// all be walked. Those that ended otherwise are dropped.
+	due, kept := e.due[:0], e.finished[:0]
+	for _, s := range e.finished {
+		switch {
+		case s.ended:
+		case s.last.Before(t):
+			due = append(due, s)
+		default:
+			kept = append(kept, s)
 		}
-		s = next
 	}
+	clear(e.finished[len(kept):])
+	e.finished = kept
+	// They are ended in the order they were created, as a walk of the
+	// open streams would.
+	slices.SortFunc(due, func(a, b *tcpStream) int { return cmp.Compare(a.id, b.id) })
+	for _, s := range due {
+		s.end(s.last, true)
+	}
+	clear(due)
+	e.due = due[:0]
 }
 
 // evict ends the least recently active open connections when there are

@@ -164,6 +164,7 @@ type tcpStream struct {
 	started [2]bool   // nextSeq is set
 	finSeq  [2]uint32 // where a FIN seen in Accept ends each half
 	finSeen [2]bool   // finSeq is set
+	listed  bool      // in the Engine's finished list: FINs seen both ways
 	fed     [2]bool   // bytes were delivered
 	done    [2]bool   // gopacket closed the half
 	endSeen [2]bool   // the half ended with a FIN or RST
@@ -246,6 +247,10 @@ func (s *tcpStream) Accept(tcp *layers.TCP, ci gopacket.CaptureInfo, d gpreassem
 	if tcp.FIN {
 		s.finSeq[i] = tcp.Seq + uint32(len(tcp.Payload))
 		s.finSeen[i] = true
+		if s.finSeen[0] && s.finSeen[1] && !s.listed {
+			s.listed = true
+			s.e.finished = append(s.e.finished, s)
+		}
 	}
 	// gopacket acts on a RST only at the expected sequence number; one
 	// ahead of a hole still means the connection is closed.
