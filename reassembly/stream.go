@@ -61,7 +61,7 @@ func (f *factory) New(netFlow, tcpFlow gopacket.Flow, tcp *layers.TCP, ac gpreas
 		return nil
 	}
 	sp, dp := uint16(tcp.SrcPort), uint16(tcp.DstPort)
-	key := e.curKey(sp, dp)
+	key, swapped := e.curKey(sp, dp)
 	if e.closed.late(key, tcp.SYN, c.ts) {
 		// gopacket let the connection go when it closed: this is one of
 		// its last ACKs or retransmissions.
@@ -111,10 +111,9 @@ func (f *factory) New(netFlow, tcpFlow gopacket.Flow, tcp *layers.TCP, ac gpreas
 		e:        e,
 		id:       e.streams,
 		firstC2S: serverIsDst,
-		keyNet:   netFlow,
-		keyPorts: [2]uint16{sp, dp},
+		swapped:  swapped,
 		key:      key,
-		fsm:      gpreassembly.NewTCPSimpleFSM(gpreassembly.TCPSimpleFSMOptions{SupportMissingEstablishment: true}),
+		fsm:      *gpreassembly.NewTCPSimpleFSM(gpreassembly.TCPSimpleFSMOptions{SupportMissingEstablishment: true}),
 		last:     c.ts,
 	}
 	s.out = e.sink.Open(info)
@@ -147,31 +146,32 @@ func (discard) End(time.Time, bool)                 {}
 // tcpStream is the gopacket Stream of one connection. It turns gopacket's
 // callbacks into calls of the Sink's Stream. Indexes [0] and [1] of its
 // arrays are gopacket's halves: [0] is the direction of the connection's
-// first packet.
+// first packet. The fields used for every packet come first, in the first
+// two cache lines, and the state machine is kept inline: a stream is
+// touched once per packet and its first touch is usually a cache miss.
 type tcpStream struct {
-	e        *Engine
-	id       int64 // order of creation, from 1
-	out      Stream
-	firstC2S bool          // the first packet went client to server
-	keyNet   gopacket.Flow // network flow of the first packet
-	keyPorts [2]uint16     // its source and destination ports
-	key      connKey
-	fsm      *gpreassembly.TCPSimpleFSM
-	last     time.Time // latest packet time of the connection
-
-	isn     [2]uint32 // sequence number of the SYN of each half (assumed for a forced start)
+	e       *Engine
+	out     Stream
+	last    time.Time // latest packet time of the connection
+	fsm     gpreassembly.TCPSimpleFSM
 	nextSeq [2]uint32 // sequence number after the last byte delivered
-	started [2]bool   // nextSeq is set
+	isn     [2]uint32 // sequence number of the SYN of each half (assumed for a forced start)
 	finSeq  [2]uint32 // where a FIN seen in Accept ends each half
+	started [2]bool   // nextSeq is set
 	finSeen [2]bool   // finSeq is set
-	listed  bool      // in the Engine's finished list: FINs seen both ways
 	fed     [2]bool   // bytes were delivered
 	done    [2]bool   // gopacket closed the half
 	endSeen [2]bool   // the half ended with a FIN or RST
+	ended   bool      // End was called
 	rst     bool      // a RST ended the connection
 	rstSeen bool      // a RST was accepted, maybe ahead of a hole
-	ended   bool      // End was called
 	evicted bool      // ended by Options.MaxConnections
+	listed  bool      // in the Engine's finished list: FINs seen both ways
+
+	firstC2S bool  // the first packet went client to server
+	swapped  bool  // key.b is the source of the first packet
+	id       int64 // order of creation, from 1
+	key      connKey
 	// prev and next link the Engine's list of streams not yet ended.
 	prev, next *tcpStream
 }
@@ -431,15 +431,17 @@ type connKey struct {
 	v6     bool
 }
 
-// curKey returns the key of the current packet's connection.
-func (e *Engine) curKey(sp, dp uint16) connKey {
-	k := connKey{pa: sp, pb: dp, v6: e.cur.v6}
+// curKey returns the key of the current packet's connection, and whether
+// the packet goes from the key's b to its a.
+func (e *Engine) curKey(sp, dp uint16) (k connKey, swapped bool) {
+	k = connKey{pa: sp, pb: dp, v6: e.cur.v6}
 	copy(k.a[:], e.cur.src)
 	copy(k.b[:], e.cur.dst)
 	if c := bytes.Compare(k.a[:], k.b[:]); c > 0 || (c == 0 && sp > dp) {
 		k.a, k.b, k.pa, k.pb = k.b, k.a, k.pb, k.pa
+		swapped = true
 	}
-	return k
+	return k, swapped
 }
 
 // maxClosedConns bounds the connections remembered after they closed:
