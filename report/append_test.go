@@ -700,3 +700,26 @@ func BenchmarkNDJSONCommand(b *testing.B) {
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(cmds)), "ns/command")
 	})
 }
+
+// BenchmarkAppendString escapes strings like those of the report: user
+// names, content types, message formats and texts, mostly plain ASCII.
+func BenchmarkAppendString(b *testing.B) {
+	ss := []string{
+		"u000012@hotmail.com", "text", "text/plain; charset=UTF-8", "FN=MS%20Sans%20Serif; EF=; CO=0; CS=0; PF=0",
+		"hi last how from brb you from sure brb from home bye yeah cool can are school what today doing school tomorrow",
+		"207.46.111.244:1863", "switchboard", "", "A", "game yeah is talk today", "caf\u00e9 \"quoted\"\n",
+	}
+	var size int64
+	for _, s := range ss {
+		size += int64(len(s))
+	}
+	b.ReportAllocs()
+	b.SetBytes(size)
+	var dst []byte
+	for b.Loop() {
+		dst = dst[:0]
+		for _, s := range ss {
+			dst = appendString(dst, s)
+		}
+	}
+}
