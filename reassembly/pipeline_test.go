@@ -251,15 +251,15 @@ func TestClosedConnsBounded(t *testing.T) {
 	for i := range maxClosedConns + 10 {
 		c.add(key(i), t0.Add(time.Duration(i)))
 	}
-	if len(c.last) != maxClosedConns {
-		t.Errorf("remembers %d, want %d", len(c.last), maxClosedConns)
+	if c.len() != maxClosedConns {
+		t.Errorf("remembers %d, want %d", c.len(), maxClosedConns)
 	}
 	if c.late(key(0), false, t0) || !c.late(key(maxClosedConns+9), false, t0) {
 		t.Error("the oldest should be forgotten, the newest remembered")
 	}
 	c.expire(t0.Add(time.Duration(maxClosedConns + 9)))
-	if len(c.last) != 1 { // the newest, last seen at the expiry time
-		t.Errorf("after expiry remembers %d, want 1", len(c.last))
+	if c.len() != 1 { // the newest, last seen at the expiry time
+		t.Errorf("after expiry remembers %d, want 1", c.len())
 	}
 }
 
