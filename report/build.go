@@ -222,13 +222,18 @@ func timePtr(t time.Time) *Time {
 }
 
 func messageCounts(ch *dissect.Chat) []Count {
-	m := map[string]int64{}
+	// A message has one of a few types (dissect's classify), so a short
+	// list searched in order costs less than a map.
+	out := []Count{}
 	for _, x := range ch.Messages {
-		m[x.Type]++
-	}
-	out := make([]Count, 0, len(m))
-	for k, n := range m {
-		out = append(out, Count{Name: k, Count: n})
+		i := 0
+		for i < len(out) && out[i].Name != x.Type {
+			i++
+		}
+		if i == len(out) {
+			out = append(out, Count{Name: x.Type})
+		}
+		out[i].Count++
 	}
 	slices.SortFunc(out, func(a, b Count) int { return cmp.Compare(a.Name, b.Name) })
 	return out

@@ -66,14 +66,35 @@ func conversationKey(s *dissect.Session) string {
 // conversationOf merges the sessions of one chat into its conversation,
 // ID left 0. It sorts ss by session ID.
 func conversationOf(ss []*dissect.Session) Conversation {
+	var g merger
+	return g.conversation(ss)
+}
+
+// A merger merges the sessions of chats into conversations, reusing its
+// buffers from one conversation to the next, so that the JSON report,
+// which encodes each conversation before it builds the next, does not
+// allocate them anew (the messages are a few hundred megabytes on a large
+// capture). What it returns is valid until its next call; it is not safe
+// for concurrent use.
+type merger struct {
+	sessions []int
+	ms, kept []sessMsg
+	first    []stamp
+	out      []Message
+}
+
+// conversation is conversationOf.
+func (g *merger) conversation(ss []*dissect.Session) Conversation {
 	slices.SortFunc(ss, func(a, b *dissect.Session) int { return cmp.Compare(a.ID, b.ID) })
-	c := Conversation{Server: ss[0].Conn.Server.String(), SessionID: ss[0].Chat.SessionID, Sessions: []int{}}
+	c := Conversation{Server: ss[0].Conn.Server.String(), SessionID: ss[0].Chat.SessionID}
+	c.Sessions = slices.Grow(g.sessions[:0], len(ss)) // not nil: ss is not empty
 	for _, s := range ss {
 		c.Sessions = append(c.Sessions, s.ID)
 		c.UnlistedMessages += s.Chat.UnlistedMessages
 	}
+	g.sessions = c.Sessions
 	c.Participants = mergeParticipants(ss)
-	c.Messages = mergeMessages(ss)
+	c.Messages = g.messages(ss)
 	return c
 }
 
@@ -117,9 +138,12 @@ func mergeParticipants(ss []*dissect.Session) []Participant {
 	return out
 }
 
+// sessMsg is a message of a session, with its time: sorting compares
+// the times without reaching into every message.
 type sessMsg struct {
 	s *dissect.Session
 	m *dissect.Message
+	t stamp
 }
 
 // sameMessage reports whether two copies carry the same message.
@@ -129,27 +153,61 @@ func sameMessage(a, b *dissect.Message) bool {
 }
 
 func mergeMessages(ss []*dissect.Session) []Message {
+	var g merger
+	return g.messages(ss)
+}
+
+// messages merges the messages of a chat's sessions: in time order, each
+// message once.
+func (g *merger) messages(ss []*dissect.Session) []Message {
 	n := 0
 	for _, s := range ss {
 		n += len(s.Chat.Messages)
 	}
-	ms := make([]sessMsg, 0, n)
+	// The previous conversation's messages are done with; clearing them
+	// lets their strings go.
+	clear(g.out)
+	out := slices.Grow(g.out[:0], n)
+	if out == nil {
+		out = []Message{} // not nil: no messages are []
+	}
+	if len(ss) == 1 {
+		// A session has no copies of its own messages to merge.
+		for _, m := range ss[0].Chat.Messages {
+			out = append(out, newMessage(ss[0], m))
+		}
+		// They are in the order they were seen, which is time order
+		// unless packet times went back (merged capture files).
+		byTime := func(a, b Message) int { return a.Time.Compare(b.Time.Time) }
+		if !slices.IsSortedFunc(out, byTime) {
+			slices.SortStableFunc(out, byTime)
+		}
+	} else {
+		out = g.merge(out, ss, n)
+	}
+	g.out = out
+	return out
+}
+
+// merge appends to out the messages of several sessions, n in all, in
+// time order, each message once.
+func (g *merger) merge(out []Message, ss []*dissect.Session, n int) []Message {
+	ms := slices.Grow(g.ms[:0], n)
 	for _, s := range ss {
 		for _, m := range s.Chat.Messages {
-			ms = append(ms, sessMsg{s, m})
+			ms = append(ms, sessMsg{s: s, m: m, t: stampOf(m.Time)})
 		}
 	}
-	slices.SortStableFunc(ms, func(a, b sessMsg) int { return a.m.Time.Compare(b.m.Time) })
-	out := make([]Message, 0, len(ms))
-	kept := make([]sessMsg, 0, len(ms))
+	slices.SortStableFunc(ms, func(a, b sessMsg) int { return a.t.compare(b.t) })
+	kept := slices.Grow(g.kept[:0], n)
 	// first[i] is the time of the message kept[i] was first set to:
 	// non-decreasing, and a replacement (the sender's copy) is at most
 	// dupWindow later, so kept messages whose first time is more than
 	// 2*dupWindow before x cannot be copies of x. Only the window is
 	// compared: a long chat costs n log n, not n².
-	first := make([]time.Time, 0, len(ms))
+	first := slices.Grow(g.first[:0], n)
 	for _, x := range ms {
-		from, _ := slices.BinarySearchFunc(first, x.m.Time.Add(-2*dupWindow), func(t, target time.Time) int { return t.Compare(target) })
+		from, _ := slices.BinarySearchFunc(first, stampOf(x.m.Time.Add(-2*dupWindow)), stamp.compare)
 		dup := false
 		for i := from; i < len(kept); i++ {
 			k := &kept[i]
@@ -166,10 +224,14 @@ func mergeMessages(ss []*dissect.Session) []Message {
 		}
 		if !dup {
 			kept = append(kept, x)
-			first = append(first, x.m.Time)
+			first = append(first, x.t)
 			out = append(out, newMessage(x.s, x.m))
 		}
 	}
+	// Drop the pointers to the sessions, which are done with.
+	clear(ms)
+	clear(kept)
+	g.ms, g.kept, g.first = ms, kept, first
 	return out
 }
 

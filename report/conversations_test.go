@@ -16,7 +16,7 @@ func naiveMerge(ss []*dissect.Session) []Message {
 	var ms []sessMsg
 	for _, s := range ss {
 		for _, m := range s.Chat.Messages {
-			ms = append(ms, sessMsg{s, m})
+			ms = append(ms, sessMsg{s: s, m: m})
 		}
 	}
 	slices.SortStableFunc(ms, func(a, b sessMsg) int { return a.m.Time.Compare(b.m.Time) })
@@ -75,13 +75,32 @@ func randomChat(r *rand.Rand) []*dissect.Session {
 	return ss
 }
 
-// TestMergeMessagesWindow holds the windowed merge to the all-pairs one.
+// TestMergeMessagesWindow holds the windowed merge to the all-pairs one:
+// on chats of several sessions, of one session, and of one session whose
+// packet times go back; with a fresh merger and with one reused from
+// chat to chat, as the JSON report does.
 func TestMergeMessagesWindow(t *testing.T) {
+	var reused merger
 	for seed := range uint64(300) {
-		ss := randomChat(rand.New(rand.NewPCG(seed, 7)))
-		got, want := mergeMessages(ss), naiveMerge(ss)
-		if d := cmp.Diff(want, got); d != "" {
-			t.Fatalf("seed %d: windowed merge differs (-all pairs +windowed):\n%s", seed, d)
+		r := rand.New(rand.NewPCG(seed, 7))
+		ss := randomChat(r)
+		back := []*dissect.Session{{ID: 9, Chat: &dissect.Chat{Messages: slices.Clone(ss[1].Chat.Messages)}}}
+		ms := back[0].Chat.Messages
+		for range len(ms) / 10 {
+			i, j := r.IntN(len(ms)), r.IntN(len(ms))
+			ms[i], ms[j] = ms[j], ms[i]
+		}
+		for _, tt := range []struct {
+			name string
+			ss   []*dissect.Session
+		}{{"sessions", ss}, {"one session", ss[:1]}, {"times going back", back}} {
+			want := naiveMerge(tt.ss)
+			if d := cmp.Diff(want, mergeMessages(tt.ss)); d != "" {
+				t.Fatalf("seed %d, %s: windowed merge differs (-all pairs +windowed):\n%s", seed, tt.name, d)
+			}
+			if d := cmp.Diff(want, reused.messages(tt.ss)); d != "" {
+				t.Fatalf("seed %d, %s: reused merger differs (-all pairs +reused):\n%s", seed, tt.name, d)
+			}
 		}
 	}
 }

@@ -49,7 +49,9 @@ type jsonReport struct {
 	buf []byte // an encoding, reused
 	// ind indents sessions and conversations as elements of the
 	// document's top-level arrays.
-	ind      *indenter
+	ind *indenter
+	// merge builds the conversations, reusing its buffers.
+	merge    merger
 	now      time.Time // newest packet time seen
 	swept    time.Time
 	pending  []*dissect.Session // ended, still awaiting links (Session.AwaitingLinks)
@@ -164,7 +166,7 @@ func (j *jsonReport) encode(e *event) {
 		j.index(recSession, stampOf(s.StartTime), s.ID, off, n, user)
 		j.user(s)
 	case evJSONConv:
-		c := conversationOf(e.ss)
+		c := j.merge.conversation(e.ss)
 		j.buf = appendConversation(j.ind, j.buf[:0], &c)
 		off, n := j.put(j.buf, []byte(`{`+"\n"+`      "id": 0`))
 		users := make([]string, len(c.Participants))
