@@ -15,6 +15,17 @@ import (
 
 // NewSession converts a dissected session into its report.
 func NewSession(s *dissect.Session) Session {
+	return newSession(s, nil)
+}
+
+// newSession is NewSession with the transactions in txs's storage, when
+// it is large enough: the JSON report reuses it from one session to the
+// next.
+func newSession(s *dissect.Session, txs []Transaction) Session {
+	txs = slices.Grow(txs[:0], len(s.Transactions))
+	if txs == nil {
+		txs = []Transaction{} // not nil: no transactions are []
+	}
 	r := Session{
 		ID:                   s.ID,
 		Kind:                 string(s.Kind),
@@ -33,7 +44,7 @@ func NewSession(s *dissect.Session) Session {
 		EvictedPending:       s.EvictedPending,
 		UnlistedTransactions: s.UnlistedTransactions,
 		Redirects:            []Redirect{},
-		Transactions:         make([]Transaction, 0, len(s.Transactions)),
+		Transactions:         txs,
 		GroupOps:             []GroupOp{},
 		Groups:               []Group{},
 		Errors:               []Error{},

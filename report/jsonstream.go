@@ -50,8 +50,10 @@ type jsonReport struct {
 	// ind indents sessions and conversations as elements of the
 	// document's top-level arrays.
 	ind *indenter
-	// merge builds the conversations, reusing its buffers.
+	// merge builds the conversations, reusing its buffers; txs holds the
+	// transactions of the session being encoded.
 	merge    merger
+	txs      []Transaction
 	now      time.Time // newest packet time seen
 	swept    time.Time
 	pending  []*dissect.Session // ended, still awaiting links (Session.AwaitingLinks)
@@ -156,8 +158,12 @@ func (j *jsonReport) encode(e *event) {
 	switch e.kind {
 	case evJSONSession:
 		s := e.s
-		r := NewSession(s)
+		r := newSession(s, j.txs)
 		j.buf = appendSession(j.ind, j.buf[:0], &r)
+		// The transactions are done with: clearing them lets their
+		// strings go.
+		clear(r.Transactions)
+		j.txs = r.Transactions[:0]
 		off, n := j.put(j.buf, nil)
 		user := ""
 		if s.Auth != nil {
@@ -684,6 +690,11 @@ func (s *spool) write(b []byte) (int64, error) {
 	off := s.size
 	s.size += int64(len(b))
 	if s.f == nil && len(s.mem)+len(b) <= spoolMemory {
+		if cap(s.mem)-len(s.mem) < len(b) {
+			// Doubled, up to spoolMemory: append grows a large slice
+			// by a quarter, copying the megabytes held more often.
+			s.mem = slices.Grow(s.mem, min(max(len(b), len(s.mem)), spoolMemory-len(s.mem)))
+		}
 		s.mem = append(s.mem, b...)
 		return off, nil
 	}
