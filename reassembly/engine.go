@@ -60,6 +60,7 @@ type Engine struct {
 	opt     Options
 	ports   portSet
 	sink    Sink
+	rec     *recorder // sink, when it is a pipelined Run's (see tcpStream.emit)
 	pool    *gpreassembly.StreamPool
 	asm     *gpreassembly.Assembler
 	factory factory

@@ -113,7 +113,7 @@ func runPipeline(sources []*Source, e *Engine) error {
 	user := e.sink
 	rec := &recorder{out: evs, free: freeEvs}
 	rec.cur = rec.newBatch()
-	e.sink = rec
+	e.sink, e.rec = rec, rec
 	go func() {
 		defer close(evs)
 		for b := range pkts {
@@ -145,7 +145,7 @@ func runPipeline(sources []*Source, e *Engine) error {
 		default:
 		}
 	}
-	e.sink = user
+	e.sink, e.rec = user, nil
 	return errors.Join(m.errs...)
 }
 
@@ -238,9 +238,14 @@ type pipeStream struct {
 	out  Stream
 }
 
-func (s *pipeStream) Feed(d dissect.Dir, t time.Time, b []byte) {
-	s.r.cur.buf = append(s.r.cur.buf, b...)
-	s.r.add(event{kind: evFeed, dir: d, t: t, n: len(b), s: s})
+func (s *pipeStream) Feed(d dissect.Dir, t time.Time, b []byte) { s.r.feed(s, d, t, b) }
+
+// feed records a Feed of s. It does not read s: the Engine calls it
+// directly (tcpStream.emit), as the pipeStream of a connection is rarely in
+// the cache when its next packet comes.
+func (r *recorder) feed(s *pipeStream, d dissect.Dir, t time.Time, b []byte) {
+	r.cur.buf = append(r.cur.buf, b...)
+	r.add(event{kind: evFeed, dir: d, t: t, n: len(b), s: s})
 }
 
 func (s *pipeStream) Gap(d dissect.Dir, t time.Time, n int) {

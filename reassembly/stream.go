@@ -120,6 +120,9 @@ func (f *factory) New(netFlow, tcpFlow gopacket.Flow, tcp *layers.TCP, ac gpreas
 	if s.out == nil {
 		s.out = discard{}
 	}
+	if e.rec != nil {
+		s.pipe, _ = s.out.(*pipeStream)
+	}
 	e.stats.Connections++
 	e.nopen++
 	s.prev, s.next = e.open.prev, &e.open
@@ -152,7 +155,8 @@ func (discard) End(time.Time, bool)                 {}
 type tcpStream struct {
 	e       *Engine
 	out     Stream
-	last    time.Time // latest packet time of the connection
+	pipe    *pipeStream // out, when the Sink is a pipelined Run's recorder
+	last    time.Time   // latest packet time of the connection
 	fsm     gpreassembly.TCPSimpleFSM
 	nextSeq [2]uint32 // sequence number after the last byte delivered
 	isn     [2]uint32 // sequence number of the SYN of each half (assumed for a forced start)
@@ -333,6 +337,11 @@ func (s *tcpStream) emit(dir dissect.Dir, t time.Time, b []byte) {
 	if e := s.e; e.deferring {
 		e.deferCall(deferredCall{s: s, kind: evFeed, dir: dir, t: t, n: len(b), off: len(e.deferBuf)})
 		e.deferBuf = append(e.deferBuf, b...)
+		return
+	}
+	if s.pipe != nil {
+		// What s.out.Feed does, without reading the pipeStream.
+		s.e.rec.feed(s.pipe, dir, t, b)
 		return
 	}
 	s.out.Feed(dir, t, b)
