@@ -284,8 +284,24 @@ func (s *tcpStream) ReassembledSG(sg gpreassembly.ScatterGather, ac gpreassembly
 		return
 	}
 	dir := s.dir(i)
+	var b []byte
+	var c *packetContext
+	live := false // all the bytes come from the segment being assembled
+	if n > 0 {
+		b = sg.Fetch(n)
+		// Fetch returns a view of the first chunk when it holds all the
+		// bytes. When that chunk is the segment being assembled, its
+		// context is ac, and sg need not be asked: most segments come
+		// in order and are delivered alone.
+		if live = viewOf(b, s.e.tcp.Payload); live {
+			c = contextOf(ac)
+		}
+	}
+	if c == nil {
+		c = contextAt(sg, 0)
+	}
 	var t time.Time
-	if c := contextAt(sg, 0); c != nil {
+	if c != nil {
 		t = c.ts
 	} else if c := contextOf(ac); c != nil {
 		t = c.ts
@@ -303,7 +319,11 @@ func (s *tcpStream) ReassembledSG(sg gpreassembly.ScatterGather, ac gpreassembly
 		s.gap(dir, t, 0)
 	}
 	if n > 0 {
-		s.feed(sg, dir, n, t)
+		if live {
+			s.emit(dir, t, b)
+		} else {
+			s.feed(sg, b, dir, t)
+		}
 		s.fed[i] = true
 		s.nextSeq[i] += uint32(n)
 	}
@@ -347,11 +367,20 @@ func (s *tcpStream) emit(dir dissect.Dir, t time.Time, b []byte) {
 	s.out.Feed(dir, t, b)
 }
 
-// feed delivers the n available bytes of sg, one Feed per run of bytes from
-// the same packet. Runs are found by binary search on the packet context of
-// an offset: a packet's bytes are contiguous in the stream.
-func (s *tcpStream) feed(sg gpreassembly.ScatterGather, dir dissect.Dir, n int, t time.Time) {
-	b := sg.Fetch(n)
+// viewOf tells whether b is a non-empty view of p's bytes that ends where
+// p's capacity ends, as gopacket's views of a segment's payload do.
+func viewOf(b, p []byte) bool {
+	if len(b) == 0 || cap(b) > cap(p) {
+		return false
+	}
+	return &p[:cap(p)][cap(p)-cap(b)] == &b[0]
+}
+
+// feed delivers b, the available bytes of sg, one Feed per run of bytes
+// from the same packet. Runs are found by binary search on the packet
+// context of an offset: a packet's bytes are contiguous in the stream.
+func (s *tcpStream) feed(sg gpreassembly.ScatterGather, b []byte, dir dissect.Dir, t time.Time) {
+	n := len(b)
 	if sg.Stats().Chunks <= 1 {
 		s.emit(dir, t, b)
 		return
