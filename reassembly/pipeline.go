@@ -27,14 +27,14 @@ const (
 )
 
 // packetRec is one packet read ahead: what Engine.Packet needs, with the
-// packet's bytes owned by its batch.
+// packet's bytes owned by its batch. Its number in its source is counted
+// again by the Engine's goroutine, which gets every packet read.
 type packetRec struct {
 	ts   time.Time
-	wire int // CaptureInfo.Length
-	end  int // the bytes are batch.buf[previous end:end]
+	wire int   // CaptureInfo.Length
+	end  int32 // the bytes are batch.buf[previous end:end]
+	src  int32 // index of the source
 	link layers.LinkType
-	src  int   // index of the source
-	num  int64 // 1-based packet number in the source
 }
 
 // packetBatch is a batch of packets read ahead.
@@ -96,8 +96,8 @@ func runPipeline(sources []*Source, e *Engine) error {
 				break
 			}
 			b.buf = append(b.buf, it.data...)
-			b.recs = append(b.recs, packetRec{ts: it.ci.Timestamp, wire: it.ci.Length, end: len(b.buf),
-				link: it.link, src: it.index, num: it.src.Packets()})
+			b.recs = append(b.recs, packetRec{ts: it.ci.Timestamp, wire: it.ci.Length, end: int32(len(b.buf)),
+				src: int32(it.index), link: it.link})
 			m.advance()
 			if len(b.recs) >= packetBatchLen || len(b.buf) >= packetBatchBytes {
 				pkts <- b
@@ -116,13 +116,16 @@ func runPipeline(sources []*Source, e *Engine) error {
 	e.sink, e.rec = rec, rec
 	go func() {
 		defer close(evs)
+		nums := make([]int64, len(sources)) // packets of each source so far
 		for b := range pkts {
 			start := 0
 			for i := range b.recs {
 				p := &b.recs[i]
-				ci := gopacket.CaptureInfo{Timestamp: p.ts, CaptureLength: p.end - start, Length: p.wire}
-				e.Packet(b.buf[start:p.end:p.end], ci, p.link, names[p.src], p.num)
-				start = p.end
+				end := int(p.end)
+				nums[p.src]++
+				ci := gopacket.CaptureInfo{Timestamp: p.ts, CaptureLength: end - start, Length: p.wire}
+				e.Packet(b.buf[start:end:end], ci, p.link, names[p.src], nums[p.src])
+				start = end
 			}
 			b.recs, b.buf = b.recs[:0], b.buf[:0]
 			select {
