@@ -2,9 +2,13 @@ package reassembly
 
 import (
 	"bytes"
+	"encoding/binary"
+	"fmt"
+	"io"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
@@ -95,4 +99,104 @@ func FuzzSource(f *testing.F) {
 		_ = Run([]*Source{src2}, e)
 		checkInvariants(t, sink, e.Stats())
 	})
+}
+
+// FuzzPcapRecords reads arbitrary pcap records with Source and with
+// pcapgo's ZeroCopyReadPacketData, which Source.nextPcap replaces, and
+// checks that they return the same records and the same error. The first
+// byte picks the byte order and resolution, the next four the snap length;
+// the rest follows the file header.
+func FuzzPcapRecords(f *testing.F) {
+	c := newConv(f, client, server, 1000, 5000)
+	pkts, _, _ := exchange(f, c, 2)
+	file := pcapBytes(f, pkts)
+	f.Add(append([]byte{0, 0, 0, 1, 0}, file[pcapHeaderLen:]...))
+	f.Add(append([]byte{1, 0xff, 0xff, 0xff, 0xff}, file[pcapHeaderLen:len(file)-7]...))
+	f.Add([]byte{2, 0, 0, 0, 0, 1, 2, 3})
+	f.Add([]byte{3, 0, 4, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 1, 0, 0, 0, 2, 0xaa})
+	// A fraction of microseconds that overflows 32 bits in nanoseconds.
+	f.Add([]byte{0, 0, 4, 0, 0, 1, 0, 0, 0, 0xf0, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, in []byte) {
+		if len(in) < 5 {
+			return
+		}
+		magic := []uint32{magicPcapMicro, magicPcapMicroSwap, magicPcapNano, magicPcapNanoSwap}[in[0]%4]
+		var order binary.ByteOrder = binary.LittleEndian
+		if magic == magicPcapMicroSwap || magic == magicPcapNanoSwap {
+			order = binary.BigEndian
+		}
+		hdr := make([]byte, pcapHeaderLen)
+		binary.LittleEndian.PutUint32(hdr[0:], magic)
+		order.PutUint16(hdr[4:], 2)
+		order.PutUint16(hdr[6:], 4)
+		order.PutUint32(hdr[16:], binary.BigEndian.Uint32(in[1:5]))
+		order.PutUint32(hdr[20:], uint32(layers.LinkTypeEthernet))
+		file := append(hdr, in[5:]...)
+
+		got := pcapRecords(t, file, func(s *Source) ([]byte, gopacket.CaptureInfo, error) {
+			data, ci, _, err := s.Next()
+			return data, ci, err
+		})
+		want := pcapRecords(t, file, pcapgoNext)
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("records differ (-pcapgo +Source):\n%s", diff)
+		}
+	})
+}
+
+// pcapRecords opens file and describes what next reads from it, to the
+// first error.
+func pcapRecords(t *testing.T, file []byte, next func(*Source) ([]byte, gopacket.CaptureInfo, error)) []string {
+	src, err := Open("-", bytes.NewReader(file))
+	if err != nil {
+		return []string{err.Error()}
+	}
+	var out []string
+	for {
+		data, ci, err := next(src)
+		if err != nil {
+			return append(out, err.Error())
+		}
+		out = append(out, fmt.Sprintf("%v %d %d %d %x", ci.Timestamp, ci.Timestamp.UnixNano(), ci.CaptureLength, ci.Length, data))
+	}
+}
+
+// pcapgoNext is Source.Next for a pcap file as it was with pcapgo's
+// ZeroCopyReadPacketData, for FuzzPcapRecords.
+func pcapgoNext(s *Source) ([]byte, gopacket.CaptureInfo, error) {
+	if s.err != nil {
+		return nil, gopacket.CaptureInfo{}, s.err
+	}
+	data, ci, err := s.pcap.ZeroCopyReadPacketData()
+	if err == nil {
+		if s.offset >= 0 {
+			s.offset += pcapRecordLen + int64(len(data))
+		}
+		if sec := ci.Timestamp.Unix(); sec < minUnixSeconds || sec > maxUnixSeconds {
+			err = &FileError{File: s.name, Packet: s.packets + 1, Offset: -1,
+				Err: fmt.Errorf("%w: %s, want years 0 to 9999", ErrTimestamp, ci.Timestamp.Format(time.RFC3339Nano))}
+			s.err = err
+			return nil, gopacket.CaptureInfo{}, err
+		}
+		s.packets++
+		return data, ci, nil
+	}
+	header := !ci.Timestamp.IsZero()
+	switch {
+	case !header && err == io.EOF:
+		s.err = io.EOF
+		return nil, ci, io.EOF
+	case !header && err == io.ErrUnexpectedEOF:
+		err = fmt.Errorf("truncated record header (%w)", err)
+	case header && ci.CaptureLength > MaxRecordLen:
+		err = fmt.Errorf("%w: %d bytes captured, limit %d", ErrRecordTooLong, ci.CaptureLength, MaxRecordLen)
+	case header && (err == io.EOF || err == io.ErrUnexpectedEOF):
+		err = fmt.Errorf("truncated packet data, %d bytes announced (%w)", ci.CaptureLength, io.ErrUnexpectedEOF)
+	case header:
+		err = fmt.Errorf("bad record header: %w", err)
+	default:
+		err = fmt.Errorf("reading record header: %w", err)
+	}
+	s.err = &FileError{File: s.name, Packet: s.packets + 1, Offset: s.offset, Err: err}
+	return nil, gopacket.CaptureInfo{}, s.err
 }

@@ -134,7 +134,9 @@ type Source struct {
 	closer  io.Closer
 	gz      *gzip.Reader
 	br      *bufio.Reader
-	pcap    *pcapgo.Reader
+	pcap    *pcapgo.Reader // read the file header; records are read by nextPcap
+	bigEnd  bool           // pcap: the byte order of the file
+	nanoMul uint32         // pcap: nanoseconds per unit of a record's fraction
 	ng      *pcapgo.NgReader
 	gate    *ngGate         // what ng reads from
 	link    layers.LinkType // of a pcap file
@@ -247,6 +249,13 @@ func (s *Source) start(r io.Reader) error {
 			s.pcap.SetSnaplen(MaxRecordLen)
 		}
 		s.link = s.pcap.LinkType()
+		// The file's byte order and resolution, as pcapgo reads them
+		// from the magic number.
+		s.bigEnd = m == magicPcapMicroSwap || m == magicPcapNanoSwap
+		s.nanoMul = 1000
+		if m == magicPcapNano || m == magicPcapNanoSwap {
+			s.nanoMul = 1
+		}
 		if s.offset == 0 {
 			s.offset = pcapHeaderLen
 		}
@@ -397,33 +406,69 @@ func (s *Source) Next() (data []byte, ci gopacket.CaptureInfo, link layers.LinkT
 	return data, ci, link, nil
 }
 
-// nextPcap reads a pcap record.
+// nextPcap reads a pcap record. It reads what pcapgo's
+// ZeroCopyReadPacketData would, with the same checks and errors, but the
+// record is a view of the read buffer instead of a copy: data is valid
+// until the next read, as Next promises.
 func (s *Source) nextPcap() ([]byte, gopacket.CaptureInfo, layers.LinkType, error) {
-	data, ci, err := s.pcap.ZeroCopyReadPacketData()
-	if err == nil {
-		if s.offset >= 0 {
-			s.offset += pcapRecordLen + int64(len(data))
+	var ci gopacket.CaptureInfo
+	h, err := s.br.Peek(pcapRecordLen)
+	if len(h) < pcapRecordLen {
+		switch {
+		case len(h) == 0 && err == io.EOF:
+			return nil, ci, 0, io.EOF
+		case err == io.EOF:
+			err = fmt.Errorf("truncated record header (%w)", io.ErrUnexpectedEOF)
+		case err == io.ErrUnexpectedEOF:
+			err = fmt.Errorf("truncated record header (%w)", err)
+		default:
+			err = fmt.Errorf("reading record header: %w", err)
 		}
-		return data, ci, s.link, nil
+		return nil, ci, 0, s.recordError(err)
 	}
-	// pcapgo fills ci once it has read the record header; its timestamp
-	// is never the zero time then.
-	header := !ci.Timestamp.IsZero()
-	switch {
-	case !header && err == io.EOF:
-		return nil, ci, 0, io.EOF
-	case !header && err == io.ErrUnexpectedEOF:
-		err = fmt.Errorf("truncated record header (%w)", err)
-	case header && ci.CaptureLength > MaxRecordLen:
-		err = fmt.Errorf("%w: %d bytes captured, limit %d", ErrRecordTooLong, ci.CaptureLength, MaxRecordLen)
-	case header && (err == io.EOF || err == io.ErrUnexpectedEOF):
-		err = fmt.Errorf("truncated packet data, %d bytes announced (%w)", ci.CaptureLength, io.ErrUnexpectedEOF)
-	case header:
-		err = fmt.Errorf("bad record header: %w", err)
-	default:
-		err = fmt.Errorf("reading record header: %w", err)
+	u32 := binary.LittleEndian.Uint32
+	if s.bigEnd {
+		u32 = binary.BigEndian.Uint32
 	}
-	return nil, ci, 0, &FileError{File: s.name, Packet: s.packets + 1, Offset: s.offset, Err: err}
+	// pcapgo multiplies the fraction in 32 bits; so does this.
+	ci.Timestamp = time.Unix(int64(u32(h[0:4])), int64(u32(h[4:8])*s.nanoMul)).UTC()
+	ci.CaptureLength = int(u32(h[8:12]))
+	ci.Length = int(u32(h[12:16]))
+	switch n := ci.CaptureLength; {
+	case n > MaxRecordLen:
+		// pcapgo's limit is the larger of the snap length, clamped to
+		// MaxRecordLen at start, and MaxRecordLen.
+		err = fmt.Errorf("%w: %d bytes captured, limit %d", ErrRecordTooLong, n, MaxRecordLen)
+	case n > ci.Length:
+		err = fmt.Errorf("bad record header: capture length exceeds original packet length: %d > %d", n, ci.Length)
+	}
+	if err != nil {
+		return nil, ci, 0, s.recordError(err)
+	}
+	rec, err := s.br.Peek(pcapRecordLen + ci.CaptureLength)
+	if len(rec) < pcapRecordLen+ci.CaptureLength {
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			err = fmt.Errorf("truncated packet data, %d bytes announced (%w)", ci.CaptureLength, io.ErrUnexpectedEOF)
+		} else {
+			err = fmt.Errorf("bad record header: %w", err)
+		}
+		return nil, ci, 0, s.recordError(err)
+	}
+	// Peek's view stays valid until the next read of s.br. Its capacity
+	// is cut so that an append to data cannot write over the next record.
+	if _, err := s.br.Discard(len(rec)); err != nil {
+		return nil, ci, 0, s.recordError(fmt.Errorf("bad record header: %w", err))
+	}
+	data := rec[pcapRecordLen:len(rec):len(rec)]
+	if s.offset >= 0 {
+		s.offset += int64(len(rec))
+	}
+	return data, ci, s.link, nil
+}
+
+// recordError locates err at the pcap record being read.
+func (s *Source) recordError(err error) error {
+	return &FileError{File: s.name, Packet: s.packets + 1, Offset: s.offset, Err: err}
 }
 
 // nextNg reads pcapng blocks up to the next packet.
