@@ -4,8 +4,9 @@
 // # Inputs
 //
 // Open reads a pcap or pcapng file (optionally gzip-compressed, "-" for
-// stdin) with gopacket's pure-Go pcapgo readers. Records longer than
-// MaxRecordLen are refused before they are allocated. Errors are *FileError
+// stdin) with gopacket's pure-Go pcapgo readers; pcap records are read in
+// place from the read buffer, with pcapgo's checks. Records longer than
+// MaxRecordLen are refused before they are read. Errors are *FileError
 // values naming the file, the packet number and, for pcap, the byte offset;
 // every packet before the damage is delivered. Run merges several Sources by
 // packet timestamp and feeds an Engine.
