@@ -43,6 +43,7 @@ type Analyzer struct {
 	params   [][]byte
 	freeCmds []*Command // for reuse; see newCommand
 	freePay  [][]byte   // payload buffers for reuse
+	formats  internCache
 }
 
 type pendingRedirect struct {

@@ -23,10 +23,10 @@ type Chat struct {
 	// last is the participant participant returned last: most MSGs come
 	// from the same one or two users.
 	last *Participant
-	// format and typing are the X-MMS-IM-Format and TypingUser values
-	// kept last in each direction: a user sends the same ones again and
-	// again, and messages share the string rather than each copying it.
-	format, typing [2]string
+	// typing are the TypingUser values kept last in each direction: a
+	// user sends the same one again and again, and messages share the
+	// string rather than each copying it.
+	typing [2]string
 }
 
 // Participant is one user present in a switchboard.
@@ -244,7 +244,7 @@ func (s *Session) message(c *Command, from, friendly string) {
 			}
 		}
 	}
-	classify(m, c.Payload, ch)
+	classify(m, c.Payload, ch, &s.a.formats)
 	if in := m.Invite; in != nil && in.Cookie != "" {
 		// An ACCEPT or CANCEL names only the cookie: take the application
 		// and file from the INVITE it answers.
@@ -277,8 +277,8 @@ var classifyHeaders = [...]string{"Content-Type", "X-MMS-IM-Format", "TypingUser
 
 // classify reads a MSG payload's MIME headers to decide the message type.
 // ch, when not nil, is the chat of the message, whose last header values
-// are reused when equal.
-func classify(m *Message, payload []byte, ch *Chat) {
+// are reused when equal; formats, when not nil, shares the formats.
+func classify(m *Message, payload []byte, ch *Chat, formats *internCache) {
 	// The header values are views of the payload; what the message keeps
 	// is copied, so that the payload is not kept with it.
 	var hv [len(classifyHeaders)][]byte
@@ -287,18 +287,24 @@ func classify(m *Message, payload []byte, ch *Chat) {
 		return
 	}
 	m.ContentType = internContentType(hv[0])
-	var last struct{ format, typing *string }
+	var lastTyping *string
 	if ch != nil && m.Dir <= S2C {
-		last.format, last.typing = &ch.format[m.Dir], &ch.typing[m.Dir]
+		lastTyping = &ch.typing[m.Dir]
 	}
 	switch mediaType(m.ContentType) {
 	case "text/plain":
 		m.Type = "text"
 		m.Text = string(body[:min(len(body), maxText)])
-		m.Format = reuse(last.format, hv[1])
+		m.Format = formats.get(hv[1])
 	case "text/x-msmsgscontrol":
 		m.Type = "typing"
-		m.TypingUser = reuse(last.typing, hv[2])
+		if m.From != "" && m.From == string(hv[2]) {
+			// The usual case, compared with a string in cache rather
+			// than with the chat's last value, which seldom is.
+			m.TypingUser = m.From
+		} else {
+			m.TypingUser = reuse(lastTyping, hv[2])
+		}
 	case "text/x-msmsgsinvite":
 		m.Type = "invite"
 		bh := ParseHeaders(body)
@@ -330,6 +336,27 @@ func classify(m *Message, payload []byte, ch *Chat) {
 			m.P2P = &h
 		}
 	}
+}
+
+// internCache keeps recent header values that many messages of every
+// chat repeat (X-MMS-IM-Format: clients send one of a few fonts), so that
+// the messages share one string, compared against memory that stays in
+// cache. It is a small direct-mapped table; a value that loses its slot is
+// merely copied again. The zero value is ready; a nil one copies.
+type internCache [64]string
+
+func (c *internCache) get(b []byte) string {
+	if c == nil {
+		return string(b)
+	}
+	if len(b) == 0 {
+		return ""
+	}
+	h := (uint(len(b))*31 + uint(b[len(b)/2])*7 + uint(b[len(b)-1])) % uint(len(c))
+	if c[h] != string(b) {
+		c[h] = string(b)
+	}
+	return c[h]
 }
 
 // reuse returns *last when it equals b, else a copy of b, which it keeps
