@@ -172,6 +172,12 @@ type tcpStream struct {
 	evicted bool      // ended by Options.MaxConnections
 	listed  bool      // in the Engine's finished list: FINs seen both ways
 
+	// closedAt is the time of the packet that closed the connection: the
+	// second FIN or the first RST accepted. The End of a closed
+	// connection is at that packet even when a hole kept the connection
+	// open in gopacket until a flush or Finish.
+	closedAt time.Time
+
 	firstC2S bool  // the first packet went client to server
 	swapped  bool  // key.b is the source of the first packet
 	id       int64 // order of creation, from 1
@@ -254,11 +260,15 @@ func (s *tcpStream) Accept(tcp *layers.TCP, ci gopacket.CaptureInfo, d gpreassem
 		if s.finSeen[0] && s.finSeen[1] && !s.listed {
 			s.listed = true
 			s.e.finished = append(s.e.finished, s)
+			s.closing(ci.Timestamp)
 		}
 	}
 	// gopacket acts on a RST only at the expected sequence number; one
 	// ahead of a hole still means the connection is closed.
-	s.rstSeen = s.rstSeen || tcp.RST
+	if tcp.RST {
+		s.rstSeen = true
+		s.closing(ci.Timestamp)
+	}
 	// gopacket queues a segment's payload, with the context, in pages only
 	// when it starts past the half's next sequence number: before the
 	// half started it is started here (start or SYN). This is a superset
@@ -409,6 +419,14 @@ func (s *tcpStream) feed(sg gpreassembly.ScatterGather, b []byte, dir dissect.Di
 	}
 }
 
+// closing records t as the time the connection closed, unless it closed
+// earlier.
+func (s *tcpStream) closing(t time.Time) {
+	if s.closedAt.IsZero() || t.Before(s.closedAt) {
+		s.closedAt = t
+	}
+}
+
 // ReassemblyComplete is called by gopacket when both halves are closed. It
 // ends the Stream if it has not ended yet and lets gopacket drop the
 // connection. A connection seen to close (FINs or a RST), or ended by
@@ -422,6 +440,9 @@ func (s *tcpStream) ReassemblyComplete(gpreassembly.AssemblerContext) bool {
 		t = s.e.endTime
 	}
 	closed := s.rst || s.rstSeen || (s.finSeen[0] && s.finSeen[1])
+	if closed && !s.closedAt.IsZero() {
+		t = s.closedAt
+	}
 	s.end(t, closed)
 	if closed || s.e.finishing {
 		s.e.closed.add(s.key, s.last)
