@@ -376,6 +376,15 @@ func (j *jsonReport) readIndex() (userSessions map[string][]int, err error) {
 	}
 	br := bufio.NewReaderSize(j.idx.reader(), 256<<10)
 	var name []byte
+	// What is read here grows with the sessions of the whole capture and
+	// is the peak of a large run's memory, so it is kept tight: the
+	// slices sized once from the counts of final sessions and
+	// conversations (not doubled as they grow), each user name kept once,
+	// and the participants' lists cut from shared chunks.
+	j.sessions = slices.Grow(j.sessions[:0], j.finals)
+	j.convs = slices.Grow(j.convs[:0], j.finalConvs)
+	interned := map[string]string{}
+	var chunk []string
 	for {
 		kind, err := br.ReadByte()
 		if err == io.EOF {
@@ -392,7 +401,13 @@ func (j *jsonReport) readIndex() (userSessions map[string][]int, err error) {
 			return nil, fmt.Errorf("report: reading back the JSON index: %w", err)
 		}
 		start := stamp{sec, int32(u[0])}
-		var names []string
+		if u[4] > uint64(j.idx.size) {
+			return nil, errors.New("report: reading back the JSON index: bad name count")
+		}
+		if uint64(cap(chunk)-len(chunk)) < u[4] {
+			chunk = make([]string, 0, max(4096, int(u[4])))
+		}
+		names := chunk[len(chunk):len(chunk)]
 		for range u[4] {
 			l, err := binary.ReadUvarint(br)
 			if err == nil && l > uint64(j.idx.size) {
@@ -405,8 +420,14 @@ func (j *jsonReport) readIndex() (userSessions map[string][]int, err error) {
 			if err != nil {
 				return nil, fmt.Errorf("report: reading back the JSON index: %w", err)
 			}
-			names = append(names, string(name))
+			n, ok := interned[string(name)]
+			if !ok {
+				n = string(name)
+				interned[n] = n
+			}
+			names = append(names, n)
 		}
+		chunk = chunk[:len(chunk)+len(names)]
 		switch kind {
 		case recSession:
 			j.sessions = append(j.sessions, spooled{start: start, id: int(u[1]), off: int64(u[2]), n: int(u[3])})
