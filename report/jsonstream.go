@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"time"
@@ -500,6 +501,11 @@ func (j *jsonReport) prepare() error {
 	if err := j.sp.flush(); err != nil {
 		return err
 	}
+	// The sessions, the dissector and the reassembly state are garbage
+	// by now. Collected before the index is read back, they leave room
+	// for it in the heap the run already has; otherwise the heap grows
+	// past the run's peak to hold both (peak RSS on the 2 GB capture).
+	runtime.GC()
 	userSessions, err := j.readIndex()
 	if err != nil {
 		return err
