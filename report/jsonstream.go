@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/msnsniff/msnsniff/dissect"
@@ -541,10 +542,17 @@ func (j *jsonReport) capture() Capture      { return j.cap }
 func (j *jsonReport) numSessions() int      { return len(j.sessions) }
 func (j *jsonReport) numConversations() int { return len(j.convs) }
 
-// session decodes the i-th session, in report order, from the spool.
+// pieceBufs holds buffers for reading pieces back: session and
+// conversation are called from several goroutines at once (inOrder).
+var pieceBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+// session decodes the i-th session, in report order, from the spool. It
+// is safe for concurrent use once the report is prepared.
 func (j *jsonReport) session(i int) (*Session, error) {
 	e := j.sessions[i]
-	b, err := j.readPiece(e.off, e.n)
+	bp := pieceBufs.Get().(*[]byte)
+	defer pieceBufs.Put(bp)
+	b, err := j.readPiece(bp, e.off, e.n)
 	if err != nil {
 		return nil, err
 	}
@@ -555,10 +563,13 @@ func (j *jsonReport) session(i int) (*Session, error) {
 	return &s, nil
 }
 
-// conversation decodes the i-th conversation, numbered i+1.
+// conversation decodes the i-th conversation, numbered i+1. It is safe
+// for concurrent use once the report is prepared.
 func (j *jsonReport) conversation(i int) (*Conversation, error) {
 	e := j.convs[i]
-	b, err := j.readPiece(e.off, e.n)
+	bp := pieceBufs.Get().(*[]byte)
+	defer pieceBufs.Put(bp)
+	b, err := j.readPiece(bp, e.off, e.n)
 	if err != nil {
 		return nil, err
 	}
@@ -583,7 +594,7 @@ func (j *jsonReport) users() ([]User, error) {
 			if x.p.n == 0 {
 				continue
 			}
-			b, err := j.readPiece(x.p.off, x.p.n)
+			b, err := j.readPiece(&j.rb, x.p.off, x.p.n)
 			if err != nil {
 				return nil, err
 			}
@@ -595,17 +606,17 @@ func (j *jsonReport) users() ([]User, error) {
 	return out, nil
 }
 
-// readPiece reads a spooled piece into a buffer of its own (the spool's
-// memory must not be handed out).
-func (j *jsonReport) readPiece(off int64, n int) ([]byte, error) {
-	b, err := j.sp.read(j.rb, off, n)
+// readPiece reads a spooled piece into *buf (the spool's memory must not
+// be handed out), which it keeps for the next read.
+func (j *jsonReport) readPiece(buf *[]byte, off int64, n int) ([]byte, error) {
+	b, err := j.sp.read(*buf, off, n)
 	if err != nil {
 		return nil, err
 	}
 	if j.sp.f == nil {
-		b = append(j.rb[:0], b...)
+		b = append((*buf)[:0], b...)
 	}
-	j.rb = b
+	*buf = b
 	return b, nil
 }
 

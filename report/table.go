@@ -1,6 +1,7 @@
 package report
 
 import (
+	"bytes"
 	"cmp"
 	"fmt"
 	"io"
@@ -55,35 +56,39 @@ func writeTables(w io.Writer, src tableSource, opt Options) error {
 		return p.err
 	}
 	p.printf("\n")
-	rows := [][]string{}
-	for i := range n {
+	workers := tableWorkers()
+	rows := make([][]string, 0, n)
+	err := inOrder(n, workers, func(_, i int) decoded[[]string] {
 		s, err := src.session(i)
 		if err != nil {
-			return err
+			return decoded[[]string]{err: err}
 		}
-		user, auth := "", ""
-		if s.Auth != nil {
-			user = s.Auth.User
-			auth = strings.TrimSpace(s.Auth.Method + " " + s.Auth.Result)
-			if s.Auth.ErrorCode != nil {
-				auth += " " + strconv.Itoa(*s.Auth.ErrorCode)
-			}
-		}
-		rows = append(rows, []string{
-			strconv.Itoa(s.ID), s.Kind, s.Client, s.Server, s.Start.String(), duration(s.End.Sub(s.Start.Time)),
-			versionText(s.Version), p.s(user), auth,
-			strconv.FormatInt(s.Commands.C2S+s.Commands.S2C, 10), strconv.Itoa(len(s.Errors)),
-			strconv.Itoa(len(s.Anomalies)), state(s),
-		})
+		return decoded[[]string]{v: p.overviewRow(s)}
+	}, func(_ int, r decoded[[]string]) error {
+		rows = append(rows, r.v)
+		return r.err
+	})
+	if err != nil {
+		return err
 	}
 	p.table([]string{"ID", "Kind", "Client", "Server", "Start", "Duration", "Version", "User", "Auth", "Cmds", "Errors", "Anomalies", "State"}, rows)
+	rows = nil
 	if !opt.StreamTables {
-		for i := range n {
+		// Each worker lays out whole sessions with a printer of its own;
+		// the text is written in order.
+		ws := newTableWorkers(workers, p.raw)
+		err := inOrder(n, workers, func(w, i int) decoded[[]byte] {
 			s, err := src.session(i)
 			if err != nil {
-				return err
+				return decoded[[]byte]{err: err}
 			}
-			p.session(s, opt.Verbose)
+			return ws[w].render(func(q *tablePrinter) { q.session(s, opt.Verbose) })
+		}, func(_ int, r decoded[[]byte]) error {
+			p.write(r.v)
+			return cmp.Or(r.err, p.err)
+		})
+		if err != nil {
+			return err
 		}
 	}
 	p.conversations(src)
@@ -95,36 +100,103 @@ func writeTables(w io.Writer, src tableSource, opt Options) error {
 	return p.err
 }
 
+// overviewRow is a session's row in the overview table.
+func (p *tablePrinter) overviewRow(s *Session) []string {
+	user, auth := "", ""
+	if s.Auth != nil {
+		user = s.Auth.User
+		auth = strings.TrimSpace(s.Auth.Method + " " + s.Auth.Result)
+		if s.Auth.ErrorCode != nil {
+			auth += " " + strconv.Itoa(*s.Auth.ErrorCode)
+		}
+	}
+	return []string{
+		strconv.Itoa(s.ID), s.Kind, s.Client, s.Server, s.Start.String(), duration(s.End.Sub(s.Start.Time)),
+		versionText(s.Version), p.s(user), auth,
+		strconv.FormatInt(s.Commands.C2S+s.Commands.S2C, 10), strconv.Itoa(len(s.Errors)),
+		strconv.Itoa(len(s.Anomalies)), state(s),
+	}
+}
+
+// decoded is a result of inOrder: a value, or why there is none.
+type decoded[T any] struct {
+	v   T
+	err error
+}
+
+// tableWorker lays out tables into a buffer of its own.
+type tableWorker struct {
+	buf bytes.Buffer
+	p   tablePrinter
+}
+
+func newTableWorkers(n int, raw bool) []*tableWorker {
+	ws := make([]*tableWorker, n)
+	for i := range ws {
+		w := &tableWorker{}
+		w.p = tablePrinter{w: &w.buf, raw: raw}
+		ws[i] = w
+	}
+	return ws
+}
+
+// render runs f with the worker's printer and returns a copy of what it
+// printed.
+func (w *tableWorker) render(f func(*tablePrinter)) decoded[[]byte] {
+	w.buf.Reset()
+	f(&w.p)
+	return decoded[[]byte]{v: bytes.Clone(w.buf.Bytes()), err: w.p.err}
+}
+
+// write writes b as it is.
+func (p *tablePrinter) write(b []byte) {
+	if p.err == nil {
+		_, p.err = p.w.Write(b)
+	}
+}
+
 // chats prints each conversation as "time · sender · text" lines.
 func (p *tablePrinter) chats(src tableSource) {
 	if src.numConversations() == 0 {
 		p.printf("No switchboard conversations in the capture.\n")
 		return
 	}
-	for i := range src.numConversations() {
+	workers := tableWorkers()
+	ws := newTableWorkers(workers, p.raw)
+	err := inOrder(src.numConversations(), workers, func(w, i int) decoded[[]byte] {
 		c, err := src.conversation(i)
 		if err != nil {
-			p.err = cmp.Or(p.err, err)
-			return
+			return decoded[[]byte]{err: err}
 		}
-		if i > 0 {
-			p.printf("\n")
-		}
-		names := make([]string, 0, len(c.Participants))
-		for _, x := range c.Participants {
-			names = append(names, p.s(x.User))
-		}
-		p.printf("Conversation %d (%s, switchboard session %s; sessions %s): %s\n", c.ID, c.Server, orDash(p.s(c.SessionID)), ints(c.Sessions), strings.Join(names, ", "))
-		rows := [][]string{}
-		for _, m := range c.Messages {
-			text := messageText(m)
-			if m.Acked != nil && !*m.Acked {
-				text += " [not delivered: NAK]"
+		return ws[w].render(func(q *tablePrinter) {
+			if i > 0 {
+				q.printf("\n")
 			}
-			rows = append(rows, []string{m.Time.String(), p.s(m.From), p.s(text)})
-		}
-		p.table([]string{"Time", "Sender", "Text"}, rows)
+			q.chat(c)
+		})
+	}, func(_ int, r decoded[[]byte]) error {
+		p.write(r.v)
+		return cmp.Or(r.err, p.err)
+	})
+	p.err = cmp.Or(p.err, err)
+}
+
+// chat prints one conversation of the chats view.
+func (p *tablePrinter) chat(c *Conversation) {
+	names := make([]string, 0, len(c.Participants))
+	for _, x := range c.Participants {
+		names = append(names, p.s(x.User))
 	}
+	p.printf("Conversation %d (%s, switchboard session %s; sessions %s): %s\n", c.ID, c.Server, orDash(p.s(c.SessionID)), ints(c.Sessions), strings.Join(names, ", "))
+	rows := [][]string{}
+	for _, m := range c.Messages {
+		text := messageText(m)
+		if m.Acked != nil && !*m.Acked {
+			text += " [not delivered: NAK]"
+		}
+		rows = append(rows, []string{m.Time.String(), p.s(m.From), p.s(text)})
+	}
+	p.table([]string{"Time", "Sender", "Text"}, rows)
 }
 
 // messageText is what the chats view shows for a message.
@@ -167,18 +239,25 @@ func (p *tablePrinter) conversations(src tableSource) {
 		return
 	}
 	p.printf("\nConversations:\n")
-	rows := [][]string{}
-	for i := range src.numConversations() {
+	n := src.numConversations()
+	rows := make([][]string, 0, n)
+	err := inOrder(n, tableWorkers(), func(_, i int) decoded[[]string] {
 		c, err := src.conversation(i)
 		if err != nil {
-			p.err = cmp.Or(p.err, err)
-			return
+			return decoded[[]string]{err: err}
 		}
 		names := make([]string, 0, len(c.Participants))
 		for _, x := range c.Participants {
 			names = append(names, p.s(x.User))
 		}
-		rows = append(rows, []string{strconv.Itoa(c.ID), c.Server, orDash(p.s(c.SessionID)), ints(c.Sessions), strings.Join(names, " "), strconv.Itoa(len(c.Messages))})
+		return decoded[[]string]{v: []string{strconv.Itoa(c.ID), c.Server, orDash(p.s(c.SessionID)), ints(c.Sessions), strings.Join(names, " "), strconv.Itoa(len(c.Messages))}}
+	}, func(_ int, r decoded[[]string]) error {
+		rows = append(rows, r.v)
+		return r.err
+	})
+	if err != nil {
+		p.err = cmp.Or(p.err, err)
+		return
 	}
 	p.table([]string{"ID", "Switchboard", "SB session", "Sessions", "Participants", "Messages"}, rows)
 }

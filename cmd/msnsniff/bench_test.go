@@ -56,7 +56,7 @@ func benchCapture(tb testing.TB, size int64) []byte {
 // Bytes are those of the capture file.
 func BenchmarkPipeline(b *testing.B) {
 	capture := benchCapture(b, benchCaptureSize)
-	for _, format := range []string{"json", "ndjson"} {
+	for _, format := range []string{"json", "ndjson", "table"} {
 		for _, procs := range []int{1, runtime.GOMAXPROCS(0)} {
 			b.Run(format+"/procs="+strconv.Itoa(procs), func(b *testing.B) {
 				defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
