@@ -615,14 +615,7 @@ func TestEndTimes(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c := newConv(t, client, server, 1000, 5000)
 			p, wantT := tt.build(c)
-			sink := &recSink{}
-			e := NewEngine(sink, Options{})
-			for i, q := range p {
-				e.Packet(q.data, captureInfo(q), layers.LinkTypeEthernet, "f", int64(i+1))
-			}
-			e.Finish(finish)
-			checkInvariants(t, sink, e.Stats())
-			s := sink.streams[0]
+			s := runFinish(t, p, finish).streams[0]
 			if !s.endT.Equal(wantT) || s.closed != tt.closed {
 				t.Errorf("End(%v, %v), want End(%v, %v)", s.endT, s.closed, wantT, tt.closed)
 			}

@@ -4,7 +4,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gopacket/gopacket/layers"
 	"github.com/msnsniff/msnsniff/dissect"
 )
 
@@ -33,14 +32,7 @@ func TestFINAfterHole(t *testing.T) {
 				o.ts = closing.Add(30 * time.Second)
 				p = append(p, o.handshake()...)
 			}
-			sink := &recSink{}
-			e := NewEngine(sink, Options{})
-			for i, q := range p {
-				e.Packet(q.data, captureInfo(q), layers.LinkTypeEthernet, "f", int64(i+1))
-			}
-			e.Finish(finish)
-			checkInvariants(t, sink, e.Stats())
-			s := sink.streams[0]
+			s := runFinish(t, p, finish).streams[0]
 			if got, want := string(s.data[dissect.C2S]), verC+"<gap 10>CHG 2 NLN\r\n"; got != want {
 				t.Errorf("client bytes %q, want %q", got, want)
 			}

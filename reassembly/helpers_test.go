@@ -308,6 +308,20 @@ func runPackets(tb testing.TB, link layers.LinkType, opt Options, pkts []pkt) (*
 	return runFiles(tb, opt, path)
 }
 
+// runFinish feeds Ethernet pkts straight to an Engine, ends it with
+// Finish(finish) and checks the invariants.
+func runFinish(tb testing.TB, pkts []pkt, finish time.Time) *recSink {
+	tb.Helper()
+	sink := &recSink{}
+	e := NewEngine(sink, Options{})
+	for i, q := range pkts {
+		e.Packet(q.data, captureInfo(q), layers.LinkTypeEthernet, "f", int64(i+1))
+	}
+	e.Finish(finish)
+	checkInvariants(tb, sink, e.Stats())
+	return sink
+}
+
 // runFiles runs the files through Run and fails the test on any error.
 func runFiles(tb testing.TB, opt Options, paths ...string) (*recSink, Stats) {
 	tb.Helper()
