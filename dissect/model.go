@@ -80,20 +80,32 @@ type Command struct {
 // Analyzer reuses a Command and its payload buffer once the Handler's
 // Command call returns, so a receiver that keeps a command keeps a clone.
 func (c *Command) Clone() *Command {
-	x := *c
-	if len(c.Args) <= len(x.argBuf) {
-		x.Args = x.argBuf[:len(c.Args):len(c.Args)]
-		copy(x.Args, c.Args)
-	} else {
-		x.Args = slices.Clone(c.Args)
-	}
-	if c.Args == nil {
-		x.Args = nil
+	x := new(Command)
+	c.CloneInto(x)
+	return x
+}
+
+// CloneInto makes dst what Clone returns, reusing dst's payload buffer: a
+// receiver that copies every command (the NDJSON writer, on its own
+// goroutine) recycles its copies instead of allocating one per line.
+func (c *Command) CloneInto(dst *Command) {
+	pay := dst.Payload[:0]
+	*dst = *c
+	switch {
+	case c.Args == nil:
+		dst.Args = nil
+	case len(c.Args) <= len(dst.argBuf):
+		dst.Args = dst.argBuf[:len(c.Args):len(c.Args)]
+		copy(dst.Args, c.Args)
+	default:
+		dst.Args = slices.Clone(c.Args)
 	}
 	if c.Payload != nil {
-		x.Payload = slices.Clone(c.Payload)
+		if pay == nil {
+			pay = make([]byte, 0, len(c.Payload))
+		}
+		dst.Payload = append(pay, c.Payload...)
 	}
-	return &x
 }
 
 // Line returns the command line as it was on the wire, without its line

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/msnsniff/msnsniff/dissect"
@@ -55,6 +56,10 @@ type Options struct {
 	Redact bool
 }
 
+// maxPooledPayload is the largest payload buffer of a command copy kept
+// for reuse; larger ones are left to the collector.
+const maxPooledPayload = 16 << 10
+
 // Output renders the dissector's results. It is a dissect.Handler: the
 // streaming formats (ndjson, transcript) write as results arrive; json and
 // table spool each session once it is final (jsonstream.go) and write at
@@ -71,6 +76,8 @@ type Output struct {
 	// its first error, read after wk.wait.
 	wk   *worker
 	werr error
+	// cmds recycles the worker's copies of commands (Command).
+	cmds sync.Pool
 	// held are ended sessions whose record waits until no later
 	// connection can link to them (dissect.Session.AwaitingLinks, at most
 	// dissect.LinkWindow of packet time), so that
@@ -113,6 +120,10 @@ func (o *Output) render(e *event) {
 	switch e.kind {
 	case evCommand:
 		o.werr = n.command(e.c)
+		if cap(e.c.Payload) <= maxPooledPayload {
+			o.cmds.Put(e.c)
+		}
+		e.c = nil
 	case evAnomaly:
 		o.werr = n.anomaly(e.id, e.a)
 	case evSession:
@@ -146,8 +157,14 @@ func (o *Output) Command(s *dissect.Session, c *dissect.Command) {
 	}
 	switch {
 	case o.wk != nil:
-		// The worker writes it later: the dissector reuses c.
-		o.wk.put(event{kind: evCommand, c: c.Clone()})
+		// The worker writes it later: the dissector reuses c, so the
+		// worker gets a copy, which it gives back once written.
+		x, _ := o.cmds.Get().(*dissect.Command)
+		if x == nil {
+			x = new(dissect.Command)
+		}
+		c.CloneInto(x)
+		o.wk.put(event{kind: evCommand, c: x})
 		return
 	case o.nd != nil:
 		o.setErr(o.nd.command(c))
