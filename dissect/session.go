@@ -58,9 +58,10 @@ type pendingRedirect struct {
 // Command reuse. A command is handed to the Handler and is then done with
 // (the Handler keeps a Clone if it needs one), so the Analyzer reuses the
 // Command and its payload buffer for a later line instead of leaving both
-// to the collector: one Command per line was about a third of all the bytes
-// a run allocated. Commands in flight at once are one per direction
-// waiting for its payload, so the free lists stay short.
+// to the collector: one Command per line was about a fifth of all the
+// bytes a -T json run allocated. The free lists are bounded: they hold
+// what a burst of lines gives back, not the commands still waiting for
+// their payload (at most one per direction of each session).
 
 // maxFreeCommands bounds the Commands kept for reuse.
 const maxFreeCommands = 64

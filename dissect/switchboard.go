@@ -23,7 +23,7 @@ type Chat struct {
 	// last is the participant participant returned last: most MSGs come
 	// from the same one or two users.
 	last *Participant
-	// typing are the TypingUser values kept last in each direction: a
+	// typing holds the TypingUser value kept last in each direction: a
 	// user sends the same one again and again, and messages share the
 	// string rather than each copying it.
 	typing [2]string
