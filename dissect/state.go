@@ -228,7 +228,7 @@ func (s *Session) applyRequest(c *Command) {
 			s.addOp(c, &GroupOp{Op: "ADC", List: "FL", Contact: strings.TrimPrefix(arg(c, 1), "C="), GroupID: gid, Name: s.groups[gid]})
 		}
 	case "ADL", "RML":
-		s.evidenceFor(KindNotification, c.Verb+" from the client")
+		s.verbEvidence(KindNotification, c.Verb, " from the client")
 		if c.HasTrID && len(c.Payload) > 0 {
 			if s.mlPending == nil {
 				s.mlPending = map[int64][]byte{}
@@ -239,7 +239,7 @@ func (s *Session) applyRequest(c *Command) {
 		}
 	case "SYN", "CHG", "ILN", "PRP", "BLP", "GTC", "LST", "LSG", "SDC", "URL", "UUX", "CVR":
 		if c.Verb != "CVR" {
-			s.evidenceFor(KindNotification, c.Verb+" from the client")
+			s.verbEvidence(KindNotification, c.Verb, " from the client")
 		}
 	}
 }
@@ -252,7 +252,7 @@ func (s *Session) authOffered() []string {
 }
 
 func (s *Session) addOp(c *Command, op *GroupOp) {
-	s.evidenceFor(KindNotification, c.Verb+" from the client")
+	s.verbEvidence(KindNotification, c.Verb, " from the client")
 	if !c.HasTrID {
 		return
 	}
@@ -338,7 +338,7 @@ func (s *Session) applyServer(c *Command, tx *Transaction) {
 			s.listEdit(c, tx)
 		}
 	case "ADL", "RML":
-		s.evidenceFor(KindNotification, c.Verb+" from the server")
+		s.verbEvidence(KindNotification, c.Verb, " from the server")
 		switch {
 		case c.HasTrID && c.TrID == 0 && c.PayloadLen > 0:
 			s.mlEdit(c, c.Payload, c.Verb == "ADL")
@@ -355,7 +355,7 @@ func (s *Session) applyServer(c *Command, tx *Transaction) {
 		s.evidenceFor(KindNotification, "CHG from the server")
 		s.ownStatus(c)
 	case "ILN", "NLN", "FLN":
-		s.evidenceFor(KindNotification, c.Verb+" from the server")
+		s.verbEvidence(KindNotification, c.Verb, " from the server")
 		s.presenceLine(c)
 	case "UBX":
 		s.evidenceFor(KindNotification, "UBX from the server")
@@ -374,7 +374,7 @@ func (s *Session) applyServer(c *Command, tx *Transaction) {
 		s.evidenceFor(KindNotification, "RNG")
 		s.grantRNG(c)
 	case "BPR", "NOT", "CHL", "QNG", "GCF", "SBS":
-		s.evidenceFor(KindNotification, c.Verb+" from the server")
+		s.verbEvidence(KindNotification, c.Verb, " from the server")
 	}
 }
 
@@ -520,6 +520,15 @@ func (s *Session) evidenceFor(k Kind, what string) {
 	}
 	s.evidence[i] = what
 	s.decideKind()
+}
+
+// verbEvidence is evidenceFor(k, verb+from), with the string built only
+// when it is kept: it is called for every command of some verbs (QNG,
+// CHG, ...), and the first one of a session is all it needs.
+func (s *Session) verbEvidence(k Kind, verb, from string) {
+	if i := kindIndex(k); i >= 0 && s.evidence[i] == "" {
+		s.evidenceFor(k, verb+from)
+	}
 }
 
 func kindIndex(k Kind) int {
