@@ -233,28 +233,3 @@ func TestReplyBeforeRequest(t *testing.T) {
 		t.Errorf("unmatched replies = %d, want 1", s.UnmatchedReplies)
 	}
 }
-
-// TestSessionAllocs checks that a session in its steady state allocates no
-// Command per line (the Analyzer reuses them once the Handler has seen
-// them): a PNG and its QNG cost one allocation, the string of QNG's
-// argument.
-func TestSessionAllocs(t *testing.T) {
-	s := NewAnalyzer(nopHandler{}, Limits{}).Open(ConnInfo{SYN: true, Start: t0})
-	s.Feed(C2S, t0, []byte("VER 1 MSNP8 CVR0\r\n"))
-	s.Feed(S2C, t0, []byte("VER 1 MSNP8 CVR0\r\n"))
-	png, qng := []byte("PNG\r\n"), []byte("QNG 50\r\n")
-	for range 10 {
-		s.Feed(C2S, t0, png)
-		s.Feed(S2C, t0, qng)
-	}
-	allocs := testing.AllocsPerRun(100, func() {
-		s.Feed(C2S, t0, png)
-		s.Feed(S2C, t0, qng)
-	})
-	if allocs > 1 {
-		t.Errorf("a PNG and a QNG allocate %.1f times, want at most 1", allocs)
-	}
-	if got := s.Commands[C2S] + s.Commands[S2C]; got != 2+2*(10+101) {
-		t.Errorf("%d commands, want %d", got, 2+2*(10+101))
-	}
-}

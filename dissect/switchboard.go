@@ -54,6 +54,7 @@ type Message struct {
 	TrID int64
 	Ack  string
 	// Acked is nil until an ACK (true) or NAK (false) answers the message.
+	// It points to a value shared by all messages: never write through it.
 	Acked *bool
 	// Type is text, typing, invite, nudge, wink, emoticon, ink, p2p or
 	// other.
@@ -70,6 +71,10 @@ type Message struct {
 	// Size is the payload length.
 	Size int
 }
+
+// delivered and notDelivered are what Message.Acked points to: one bool
+// each for all messages, not one allocation per ACK.
+var delivered, notDelivered = true, false
 
 // Invite is a text/x-msmsgsinvite message: an invitation to a file
 // transfer or another application, or the answer to one.
@@ -206,15 +211,16 @@ func (s *Session) sbServer(c *Command, tx *Transaction) {
 		s.message(c, arg(c, 0), Unescape(arg(c, 1)))
 	case "ACK", "NAK":
 		if m := s.chat().byTrID[c.TrID]; m != nil && c.HasTrID {
-			ok := c.Verb == "ACK"
-			m.Acked = &ok
+			m.Acked = &delivered
+			if c.Verb == "NAK" {
+				m.Acked = &notDelivered
+			}
 			delete(s.Chat.byTrID, c.TrID)
 		}
 	}
 	if c.ErrorCode > 0 && s.Chat != nil {
 		if m := s.Chat.byTrID[c.TrID]; m != nil {
-			ok := false
-			m.Acked = &ok
+			m.Acked = &notDelivered
 			delete(s.Chat.byTrID, c.TrID)
 		}
 	}
