@@ -65,7 +65,7 @@ func (g *cookieGrants) add(c *cookieGrant) {
 			delete(g.m, old.cookie)
 		}
 		if !old.used {
-			old.from.awaiting--
+			old.from.linkSettled()
 		}
 		g.queue[g.head] = nil
 		g.head++
@@ -120,7 +120,7 @@ func (s *Session) useCookie(cookie string) {
 		// awaiting anything, may already be in the report's hands.
 		return
 	}
-	g.from.awaiting--
+	g.from.linkSettled()
 	g.used = true
 	if g.xfr >= 0 && g.xfr < len(g.from.Redirects) {
 		g.from.Redirects[g.xfr].Session = s.ID

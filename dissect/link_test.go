@@ -26,10 +26,19 @@ func TestAwaitingLinks(t *testing.T) {
 	if n := ds.AwaitingLinks(); n != 1 {
 		t.Fatalf("dispatch session awaits %d links after its XFR NS, want 1", n)
 	}
+	// LinksSettled counts each time a session's AwaitingLinks goes down.
+	settled := func(want uint64) {
+		t.Helper()
+		if got := ds.LinksSettled(); got != want {
+			t.Fatalf("LinksSettled = %d, want %d", got, want)
+		}
+	}
+	settled(0)
 	ns := a.Open(ConnInfo{Client: netip.AddrPortFrom(client, 50002), Server: netip.MustParseAddrPort("10.0.0.5:1863"), Start: t0.Add(2 * time.Second), SYN: true})
 	if ns.Parent != ds.ID || ds.Redirects[0].Session != ns.ID || ds.AwaitingLinks() != 0 {
 		t.Fatalf("after the NS connection: parent %d, redirect session %d, awaiting %d", ns.Parent, ds.Redirects[0].Session, ds.AwaitingLinks())
 	}
+	settled(1)
 
 	t1 := t0.Add(time.Minute)
 	ns.Feed(C2S, t1, []byte("XFR 9 SB\r\nXFR 10 SB\r\n"))
@@ -37,11 +46,13 @@ func TestAwaitingLinks(t *testing.T) {
 	if n := ns.AwaitingLinks(); n != 2 {
 		t.Fatalf("notification session awaits %d links after two XFR SB, want 2", n)
 	}
+	settled(1)
 	sb := a.Open(ConnInfo{Client: netip.AddrPortFrom(client, 50003), Server: netip.MustParseAddrPort("10.0.0.9:1865"), Start: t1, SYN: true})
 	sb.Feed(C2S, t1, []byte("USR 1 a@b.com 111.222\r\n"))
 	if sb.Parent != ns.ID || ns.AwaitingLinks() != 1 {
 		t.Fatalf("after the switchboard login: parent %d, awaiting %d", sb.Parent, ns.AwaitingLinks())
 	}
+	settled(2)
 	// A cookie granted past LinkWindow later forgets the unused one.
 	later := t1.Add(LinkWindow + time.Minute)
 	ns.Feed(C2S, later, []byte("XFR 11 SB\r\n"))
@@ -49,6 +60,7 @@ func TestAwaitingLinks(t *testing.T) {
 	if n := ns.AwaitingLinks(); n != 1 {
 		t.Fatalf("awaiting %d links after the old cookie expired and a new one came, want 1", n)
 	}
+	settled(3)
 	// A cookie followed after LinkWindow links nothing, evicted or not.
 	late := later.Add(LinkWindow + time.Second)
 	sb2 := a.Open(ConnInfo{Client: netip.AddrPortFrom(client, 50004), Server: netip.MustParseAddrPort("10.0.0.9:1865"), Start: late, SYN: true})

@@ -44,6 +44,7 @@ type Analyzer struct {
 	freeCmds []*Command // for reuse; see newCommand
 	freePay  [][]byte   // payload buffers for reuse
 	formats  internCache
+	settled  uint64 // see Session.LinksSettled
 }
 
 type pendingRedirect struct {
@@ -245,7 +246,7 @@ func (a *Analyzer) link(s *Session) {
 			continue
 		}
 		p.claimed = true
-		p.from.awaiting--
+		p.from.linkSettled()
 		s.Parent = p.from.ID
 		p.from.Redirects[p.index].Session = s.ID
 		return
@@ -263,7 +264,7 @@ func (a *Analyzer) remember(p pendingRedirect) {
 			case p.t.Sub(q.t) <= LinkWindow:
 				kept = append(kept, q)
 			default:
-				q.from.awaiting--
+				q.from.linkSettled()
 			}
 		}
 		clear(a.pending[len(kept):])
@@ -272,7 +273,7 @@ func (a *Analyzer) remember(p pendingRedirect) {
 	if len(a.pending) >= maxRedirectMemory {
 		for _, q := range a.pending[:len(a.pending)/2] {
 			if !q.claimed {
-				q.from.awaiting--
+				q.from.linkSettled()
 			}
 		}
 		n := copy(a.pending, a.pending[len(a.pending)/2:])
@@ -289,6 +290,19 @@ func (a *Analyzer) remember(p pendingRedirect) {
 // connection opened later may still set Redirects[i].Session or
 // Invitations[i].Session of s, even after s has ended.
 func (s *Session) AwaitingLinks() int { return s.awaiting }
+
+// LinksSettled counts, over all the sessions of s's Analyzer, the times
+// one's AwaitingLinks went down. A receiver that holds ended sessions until
+// their AwaitingLinks is 0 need look at them again only when it changed
+// (or when LinkWindow has passed), not at every command.
+func (s *Session) LinksSettled() uint64 { return s.a.settled }
+
+// linkSettled records that a referral or cookie of s was followed or
+// forgotten.
+func (s *Session) linkSettled() {
+	s.awaiting--
+	s.a.settled++
+}
 
 // Feed gives the session the next bytes of direction d, which arrived at
 // packet time t. b is only read during the call.

@@ -86,8 +86,12 @@ type Output struct {
 	// a referral followed later then shows only in the later session's
 	// parent.
 	held []*dissect.Session
-	now  time.Time     // newest packet time of a command or session end
-	tp   *tablePrinter // of the tables printed as sessions end (live)
+	// heldFirst is the earliest end of the held sessions, and settled
+	// the dissector's LinksSettled when they were last looked at.
+	heldFirst time.Time
+	settled   uint64
+	now       time.Time     // newest packet time of a command or session end
+	tp        *tablePrinter // of the tables printed as sessions end (live)
 }
 
 // NewOutput returns an Output writing to w.
@@ -146,8 +150,15 @@ func (o *Output) Command(s *dissect.Session, c *dissect.Command) {
 	if c.Time.After(o.now) {
 		o.now = c.Time
 	}
+	// The held sessions are looked at again only when one of them may
+	// have become free: a link was followed or forgotten since, or the
+	// oldest has waited LinkWindow. Looking at every command cost a
+	// cache miss per held session per command (1 s on the 1 GB capture).
 	if len(o.held) > 0 {
-		o.release(false)
+		if g := s.LinksSettled(); g != o.settled || o.now.Sub(o.heldFirst) > dissect.LinkWindow {
+			o.settled = g
+			o.release(false)
+		}
 	}
 	// Whether the payload was wholly captured is decided before
 	// redaction, which changes its length.
@@ -205,6 +216,7 @@ func (o *Output) SessionEnd(s *dissect.Session) {
 	if s.EndTime.After(o.now) {
 		o.now = s.EndTime
 	}
+	o.settled = s.LinksSettled()
 	switch {
 	case o.nd != nil:
 		o.held = append(o.held, s)
@@ -254,6 +266,12 @@ func (o *Output) release(closing bool) {
 	}
 	clear(o.held[len(kept):])
 	o.held = kept
+	o.heldFirst = time.Time{}
+	for i, s := range kept {
+		if i == 0 || s.EndTime.Before(o.heldFirst) {
+			o.heldFirst = s.EndTime
+		}
+	}
 }
 
 // AnomalyTotals counts every anomaly reported so far, by kind, in name
