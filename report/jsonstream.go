@@ -745,7 +745,7 @@ func (s *spool) write(b []byte) (int64, error) {
 	if s.f == nil {
 		f, err := os.CreateTemp("", "msnsniff-json-*")
 		if err != nil {
-			return off, fmt.Errorf("the JSON report's temporary file (set TMPDIR to a writable directory with room for the output): %w", err)
+			return off, fmt.Errorf("the report's temporary file (set TMPDIR to a writable directory with room for the output): %w", err)
 		}
 		// Unlinked at once where the system allows it (not on Windows,
 		// where close removes it instead).

@@ -56,16 +56,33 @@ func writeTables(w io.Writer, src tableSource, opt Options) error {
 		return p.err
 	}
 	p.printf("\n")
+	// One pass decodes each session once: its overview row is kept for
+	// the overview table, which needs every row before it is laid out,
+	// and its section, which comes after the table, is laid out at the
+	// same time by the worker and set aside in a spool (memory, then a
+	// temporary file) until the table is written.
 	workers := tableWorkers()
+	ws := newTableWorkers(workers, p.raw)
+	details := !opt.StreamTables
+	var later spool
+	defer later.close()
 	rows := make([][]string, 0, n)
-	err := inOrder(n, workers, func(_, i int) decoded[[]string] {
+	err := inOrder(n, workers, func(w, i int) overviewAndSection {
 		s, err := src.session(i)
 		if err != nil {
-			return decoded[[]string]{err: err}
+			return overviewAndSection{err: err}
 		}
-		return decoded[[]string]{v: p.overviewRow(s)}
-	}, func(_ int, r decoded[[]string]) error {
-		rows = append(rows, r.v)
+		r := overviewAndSection{row: p.overviewRow(s)}
+		if details {
+			d := ws[w].render(func(q *tablePrinter) { q.session(s, opt.Verbose) })
+			r.section, r.err = d.v, d.err
+		}
+		return r
+	}, func(_ int, r overviewAndSection) error {
+		rows = append(rows, r.row)
+		if r.err == nil && details {
+			_, r.err = later.write(r.section)
+		}
 		return r.err
 	})
 	if err != nil {
@@ -73,23 +90,11 @@ func writeTables(w io.Writer, src tableSource, opt Options) error {
 	}
 	p.table([]string{"ID", "Kind", "Client", "Server", "Start", "Duration", "Version", "User", "Auth", "Cmds", "Errors", "Anomalies", "State"}, rows)
 	rows = nil
-	if !opt.StreamTables {
-		// Each worker lays out whole sessions with a printer of its own;
-		// the text is written in order.
-		ws := newTableWorkers(workers, p.raw)
-		err := inOrder(n, workers, func(w, i int) decoded[[]byte] {
-			s, err := src.session(i)
-			if err != nil {
-				return decoded[[]byte]{err: err}
-			}
-			return ws[w].render(func(q *tablePrinter) { q.session(s, opt.Verbose) })
-		}, func(_ int, r decoded[[]byte]) error {
-			p.write(r.v)
-			return cmp.Or(r.err, p.err)
-		})
-		if err != nil {
+	if details && p.err == nil {
+		if err := later.flush(); err != nil {
 			return err
 		}
+		_, p.err = io.Copy(p.w, later.reader())
 	}
 	p.conversations(src)
 	us, err := src.users()
@@ -116,6 +121,13 @@ func (p *tablePrinter) overviewRow(s *Session) []string {
 		strconv.FormatInt(s.Commands.C2S+s.Commands.S2C, 10), strconv.Itoa(len(s.Errors)),
 		strconv.Itoa(len(s.Anomalies)), state(s),
 	}
+}
+
+// overviewAndSection is a session's overview row and its section.
+type overviewAndSection struct {
+	row     []string
+	section []byte
+	err     error
 }
 
 // decoded is a result of inOrder: a value, or why there is none.
