@@ -1,7 +1,6 @@
 package dissect
 
 import (
-	"os"
 	"testing"
 	"time"
 )
@@ -25,48 +24,25 @@ var t0 = time.Date(2024, 9, 14, 13, 52, 40, 0, time.UTC)
 func feedTranscript(t *testing.T, tr *Transcript, split int) *recorder {
 	t.Helper()
 	r := &recorder{}
-	a := NewAnalyzer(r, Limits{})
-	sessions := make([]*Session, len(tr.Conns))
-	last := make([]int, len(tr.Conns))
-	for i, e := range tr.Events {
-		last[e.Conn] = i
-	}
-	now := t0
-	for i, e := range tr.Events {
-		now = now.Add(time.Millisecond + e.Wait)
-		s := sessions[e.Conn]
-		if s == nil {
-			c := tr.Conns[e.Conn]
-			s = a.Open(ConnInfo{Client: c.Client, Server: c.Server, Start: now, SYN: true, DetectedBy: "port"})
-			sessions[e.Conn] = s
-		}
-		data := append([]byte(nil), e.Data...)
+	tr.Play(NewAnalyzer(r, Limits{}), t0, func(s *Session, e TranscriptEvent, now time.Time) {
 		if split <= 0 {
-			s.Feed(e.Dir, now, data)
-		} else {
-			for len(data) > 0 {
-				k := min(split, len(data))
-				s.Feed(e.Dir, now, data[:k])
-				for j := range data[:k] {
-					data[j] = 'X' // the session must not keep fed bytes
-				}
-				data = data[k:]
+			s.Feed(e.Dir, now, e.Data)
+			return
+		}
+		for data := e.Data; len(data) > 0; data = data[min(split, len(data)):] {
+			k := min(split, len(data))
+			s.Feed(e.Dir, now, data[:k])
+			for j := range data[:k] {
+				data[j] = 'X' // the session must not keep fed bytes
 			}
 		}
-		if last[e.Conn] == i {
-			s.End(now, true)
-		}
-	}
+	})
 	return r
 }
 
 func loadTranscript(t *testing.T, name string) *Transcript {
 	t.Helper()
-	text, err := os.ReadFile("../testdata/" + name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr, err := ParseTranscript(text)
+	tr, err := ReadTranscript("../testdata/" + name)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,6 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -197,37 +196,14 @@ var t0 = time.Date(2024, 9, 14, 13, 52, 40, 0, time.UTC)
 // millisecond of packet time per event, each connection ending after its
 // last event.
 func runTranscript(tr *dissect.Transcript, h dissect.Handler, lim dissect.Limits) {
-	a := dissect.NewAnalyzer(h, lim)
-	sessions := make([]*dissect.Session, len(tr.Conns))
-	last := make([]int, len(tr.Conns))
-	for i, e := range tr.Events {
-		last[e.Conn] = i
-	}
-	now := t0
-	for i, e := range tr.Events {
-		now = now.Add(time.Millisecond + e.Wait)
-		s := sessions[e.Conn]
-		if s == nil {
-			c := tr.Conns[e.Conn]
-			s = a.Open(dissect.ConnInfo{Client: c.Client, Server: c.Server, Start: now, SYN: true, DetectedBy: "port"})
-			sessions[e.Conn] = s
-		}
-		s.Feed(e.Dir, now, bytes.Clone(e.Data))
-		if last[e.Conn] == i {
-			s.End(now, true)
-		}
-	}
+	tr.Play(dissect.NewAnalyzer(h, lim), t0, nil)
 }
 
 func loadTranscript(tb testing.TB, path string) *dissect.Transcript {
 	tb.Helper()
-	text, err := os.ReadFile(path)
+	tr, err := dissect.ReadTranscript(path)
 	if err != nil {
 		tb.Fatal(err)
-	}
-	tr, err := dissect.ParseTranscript(text)
-	if err != nil {
-		tb.Fatalf("%s: %v", path, err)
 	}
 	return tr
 }

@@ -10,7 +10,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -161,11 +160,7 @@ func replayInterleaved(tb testing.TB, names []string, h dissect.Handler, seed ui
 	}
 	var runs []*run
 	for k, name := range names {
-		text, err := os.ReadFile(name)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		tr, err := dissect.ParseTranscript(text)
+		tr, err := dissect.ReadTranscript(name)
 		if err != nil {
 			tb.Fatal(err)
 		}

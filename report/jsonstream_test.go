@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -37,13 +36,9 @@ func replayAll(tb testing.TB, names []string, h dissect.Handler) {
 	a := dissect.NewAnalyzer(h, dissect.Limits{})
 	now := time.Date(2024, 9, 14, 13, 52, 40, 0, time.UTC)
 	for run, name := range names {
-		text, err := os.ReadFile(name)
+		tr, err := dissect.ReadTranscript(name)
 		if err != nil {
 			tb.Fatal(err)
-		}
-		tr, err := dissect.ParseTranscript(text)
-		if err != nil {
-			tb.Fatalf("%s: %v", name, err)
 		}
 		sessions := make([]*dissect.Session, len(tr.Conns))
 		for _, e := range tr.Events {

@@ -14,7 +14,6 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/msnsniff/msnsniff/dissect"
 	"github.com/msnsniff/msnsniff/internal/capgen"
 )
 
@@ -111,21 +110,9 @@ func loadTemplates(globs []string) ([]*capgen.Template, error) {
 	}
 	slices.Sort(names)
 	names = slices.Compact(names)
-	var tpls []*capgen.Template
-	for _, name := range names {
-		b, err := os.ReadFile(name)
-		if err != nil {
-			return nil, err
-		}
-		t, err := dissect.ParseTranscript(b)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
-		}
-		tp, err := capgen.NewTemplate(filepath.Base(name), t)
-		if err != nil {
-			return nil, err
-		}
-		tpls = append(tpls, tp)
+	tpls, err := capgen.LoadTemplates(names)
+	if err != nil {
+		return nil, err
 	}
 	if len(tpls) == 0 {
 		return nil, fmt.Errorf("no transcript matches --templates %q (run from the repository root)", globs)

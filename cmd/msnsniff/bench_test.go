@@ -3,13 +3,11 @@ package main
 import (
 	"bytes"
 	"io"
-	"os"
 	"path/filepath"
 	"runtime"
 	"strconv"
 	"testing"
 
-	"github.com/msnsniff/msnsniff/dissect"
 	"github.com/msnsniff/msnsniff/internal/capgen"
 )
 
@@ -26,21 +24,9 @@ func benchCapture(tb testing.TB, size int64) []byte {
 	if err != nil || len(names) == 0 {
 		tb.Fatalf("no templates: %v", err)
 	}
-	var tpls []*capgen.Template
-	for _, name := range names {
-		text, err := os.ReadFile(name)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		t, err := dissect.ParseTranscript(text)
-		if err != nil {
-			tb.Fatalf("%s: %v", name, err)
-		}
-		tp, err := capgen.NewTemplate(filepath.Base(name), t)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		tpls = append(tpls, tp)
+	tpls, err := capgen.LoadTemplates(names)
+	if err != nil {
+		tb.Fatal(err)
 	}
 	var buf bytes.Buffer
 	if _, err := capgen.WriteWorkload(&buf, capgen.WorkloadOptions{

@@ -78,13 +78,9 @@ func addFuzzSeeds(f *testing.F, pcapng bool) {
 		f.Fatal(err)
 	}
 	for _, p := range texts {
-		text, err := os.ReadFile(p)
+		tr, err := dissect.ReadTranscript(p)
 		if err != nil {
 			f.Fatal(err)
-		}
-		tr, err := dissect.ParseTranscript(text)
-		if err != nil {
-			f.Fatalf("%s: %v", p, err)
 		}
 		opts := []capgen.Options{{}}
 		if filepath.Base(p) == "msnp7-login.txt" {

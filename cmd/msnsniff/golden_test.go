@@ -57,13 +57,9 @@ func goldenCases() []goldenCase {
 
 func readTranscript(t *testing.T, name string) *dissect.Transcript {
 	t.Helper()
-	text, err := os.ReadFile(testdata + name + ".txt")
+	tr, err := dissect.ReadTranscript(testdata + name + ".txt")
 	if err != nil {
 		t.Fatal(err)
-	}
-	tr, err := dissect.ParseTranscript(text)
-	if err != nil {
-		t.Fatalf("%s.txt: %v", name, err)
 	}
 	return tr
 }

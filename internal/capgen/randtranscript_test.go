@@ -63,21 +63,7 @@ func (h *collector) SessionEnd(*dissect.Session) {}
 // pieces with split (nil: whole), and returns what it reported.
 func dissectDirect(tr *dissect.Transcript, split func([]byte) [][]byte) *collector {
 	h := &collector{cmds: map[int][]*dissect.Command{}}
-	a := dissect.NewAnalyzer(h, dissect.Limits{})
-	last := make([]int, len(tr.Conns))
-	for i, ev := range tr.Events {
-		last[ev.Conn] = i
-	}
-	sessions := make([]*dissect.Session, len(tr.Conns))
-	now := time.Unix(DefaultStartUnix, 0)
-	for i, ev := range tr.Events {
-		now = now.Add(time.Millisecond + ev.Wait)
-		s := sessions[ev.Conn]
-		if s == nil {
-			c := tr.Conns[ev.Conn]
-			s = a.Open(dissect.ConnInfo{Client: c.Client, Server: c.Server, Start: now, SYN: true, DetectedBy: "port"})
-			sessions[ev.Conn] = s
-		}
+	tr.Play(dissect.NewAnalyzer(h, dissect.Limits{}), time.Unix(DefaultStartUnix, 0), func(s *dissect.Session, ev dissect.TranscriptEvent, now time.Time) {
 		pieces := [][]byte{ev.Data}
 		if split != nil {
 			pieces = split(ev.Data)
@@ -85,10 +71,7 @@ func dissectDirect(tr *dissect.Transcript, split func([]byte) [][]byte) *collect
 		for _, p := range pieces {
 			s.Feed(ev.Dir, now, p)
 		}
-		if last[ev.Conn] == i {
-			s.End(now, true)
-		}
-	}
+	})
 	return h
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/netip"
+	"path/filepath"
 	"strconv"
 	"time"
 
@@ -64,6 +65,24 @@ type Template struct {
 	ns      int   // the connection of the closing OUT
 	out     int   // index of the closing OUT event
 	trid    int64 // first TrID free after the template's
+}
+
+// LoadTemplates reads the transcript files at paths as templates, each
+// named by its file's base name.
+func LoadTemplates(paths []string) ([]*Template, error) {
+	var tpls []*Template
+	for _, p := range paths {
+		t, err := dissect.ReadTranscript(p)
+		if err != nil {
+			return nil, err
+		}
+		tp, err := NewTemplate(filepath.Base(p), t)
+		if err != nil {
+			return nil, err
+		}
+		tpls = append(tpls, tp)
+	}
+	return tpls, nil
 }
 
 // NewTemplate checks that t can serve as a workload template and returns

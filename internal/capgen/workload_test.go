@@ -3,7 +3,6 @@ package capgen
 import (
 	"bytes"
 	"errors"
-	"os"
 	"testing"
 	"time"
 
@@ -13,21 +12,9 @@ import (
 // workloadTemplates loads two login examples as templates.
 func workloadTemplates(t *testing.T) []*Template {
 	t.Helper()
-	var tpls []*Template
-	for _, name := range []string{"msnp2-example.txt", "msnp12-example.txt"} {
-		text, err := os.ReadFile("../../testdata/" + name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tr, err := dissect.ParseTranscript(text)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tp, err := NewTemplate(name, tr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tpls = append(tpls, tp)
+	tpls, err := LoadTemplates([]string{"../../testdata/msnp2-example.txt", "../../testdata/msnp12-example.txt"})
+	if err != nil {
+		t.Fatal(err)
 	}
 	return tpls
 }
