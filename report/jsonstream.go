@@ -550,14 +550,8 @@ var pieceBufs = sync.Pool{New: func() any { return new([]byte) }}
 // is safe for concurrent use once the report is prepared.
 func (j *jsonReport) session(i int) (*Session, error) {
 	e := j.sessions[i]
-	bp := pieceBufs.Get().(*[]byte)
-	defer pieceBufs.Put(bp)
-	b, err := j.readPiece(bp, e.off, e.n)
-	if err != nil {
-		return nil, err
-	}
 	var s Session
-	if err := json.Unmarshal(b, &s); err != nil {
+	if err := j.decodePiece(e.off, e.n, "", &s); err != nil {
 		return nil, fmt.Errorf("report: reading back session %d: %w", e.id, err)
 	}
 	return &s, nil
@@ -567,18 +561,26 @@ func (j *jsonReport) session(i int) (*Session, error) {
 // for concurrent use once the report is prepared.
 func (j *jsonReport) conversation(i int) (*Conversation, error) {
 	e := j.convs[i]
-	bp := pieceBufs.Get().(*[]byte)
-	defer pieceBufs.Put(bp)
-	b, err := j.readPiece(bp, e.off, e.n)
-	if err != nil {
-		return nil, err
-	}
-	full := append([]byte(`{"id": `+strconv.Itoa(i+1)), b...)
 	var c Conversation
-	if err := json.Unmarshal(full, &c); err != nil {
+	if err := j.decodePiece(e.off, e.n, `{"id": `+strconv.Itoa(i+1), &c); err != nil {
 		return nil, fmt.Errorf("report: reading back conversation %d: %w", i+1, err)
 	}
 	return &c, nil
+}
+
+// decodePiece decodes head followed by the spooled piece at off into v,
+// reading into a buffer of pieceBufs.
+func (j *jsonReport) decodePiece(off int64, n int, head string, v any) error {
+	bp := pieceBufs.Get().(*[]byte)
+	defer pieceBufs.Put(bp)
+	b, err := j.readPiece(bp, off, n)
+	if err != nil {
+		return err
+	}
+	if head != "" {
+		b = append([]byte(head), b...)
+	}
+	return json.Unmarshal(b, v)
 }
 
 // users builds the users with their contact lists decoded.

@@ -992,25 +992,27 @@ func (g *rgen) simple(c *rconn) exchange {
 
 // simpleOf returns a random exchange with client TrID t, or false when the
 // one drawn does not exist in this version.
+// setting is a BLP or GTC exchange setting v: the server echoes it, after
+// a new list version before MSNP10.
+func (g *rgen) setting(verb, t, v string) exchange {
+	reply := verb + " " + t + " " + v
+	if g.ver <= 9 {
+		reply = verb + " " + t + " " + g.listVersion() + " " + v
+	}
+	return exchange{block{c2s(verb + " " + t + " " + v)}, block{s2c(reply)}}
+}
+
 func (g *rgen) simpleOf(t string) (exchange, bool) {
 	b := g.buddy()
 	switch g.intn(20) {
 	case 0:
 		// BLP and GTC lose their list version with MSNP10.
-		v := g.pick("AL", "BL")
-		if g.ver <= 9 {
-			return exchange{block{c2s("BLP " + t + " " + v)}, block{s2c("BLP " + t + " " + g.listVersion() + " " + v)}}, true
-		}
-		return exchange{block{c2s("BLP " + t + " " + v)}, block{s2c("BLP " + t + " " + v)}}, true
+		return g.setting("BLP", t, g.pick("AL", "BL")), true
 	case 1:
 		if g.ver > 12 {
 			return exchange{}, false
 		}
-		v := g.pick("A", "N")
-		if g.ver <= 9 {
-			return exchange{block{c2s("GTC " + t + " " + v)}, block{s2c("GTC " + t + " " + g.listVersion() + " " + v)}}, true
-		}
-		return exchange{block{c2s("GTC " + t + " " + v)}, block{s2c("GTC " + t + " " + v)}}, true
+		return g.setting("GTC", t, g.pick("A", "N")), true
 	case 2:
 		if g.ver > 9 {
 			return exchange{}, false
