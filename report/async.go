@@ -8,8 +8,8 @@ import (
 
 // The NDJSON and JSON reports are rendered on a goroutine of their own, so
 // that encoding runs on another core than dissection. The dissector hands
-// over only what it will not change any more: commands and anomalies (the
-// Handler owns them), and sessions that have ended and await no link
+// over only what it will not change any more: copies of commands (the
+// dissector reuses its own), anomalies (the Handler owns them), and sessions that have ended and await no link
 // (dissect.Session.AwaitingLinks; Output holds the others until then). The
 // work runs in the order it was handed over, so the output is the same as
 // when rendered in line (Options.Flush, for live use, renders in line).

@@ -127,7 +127,6 @@ func (o *Output) render(e *event) {
 		if cap(e.c.Payload) <= maxPooledPayload {
 			o.cmds.Put(e.c)
 		}
-		e.c = nil
 	case evAnomaly:
 		o.werr = n.anomaly(e.id, e.a)
 	case evSession:
