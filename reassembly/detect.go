@@ -483,31 +483,11 @@ func (e *Engine) replayHeld(h *holding) {
 		p := &h.pkts[i]
 		e.stats.TCP--
 		e.stats.OtherPort--
-		if e.opt.OnPacket != nil {
-			e.opt.OnPacket(h.buf[p.frame[0]:p.frame[1]:p.frame[1]], p.ci, p.link)
-		}
-		if err := e.tcp.DecodeFromBytes(h.buf[p.seg[0]:p.seg[1]:p.seg[1]], gopacket.NilDecodeFeedback); err != nil {
-			// The segment passed Engine.Packet's checks when it was held.
-			e.stats.Decode[DecodeTCP]++
-			continue
-		}
-		e.stats.TCP++
-		e.stats.Assembled++
-		src, dst := a, b
+		ip := ipPacket{v6: h.v6, src: a, dst: b, tcp: h.buf[p.seg[0]:p.seg[1]:p.seg[1]]}
 		if p.d == 1 {
-			src, dst = b, a
+			ip.src, ip.dst = b, a
 		}
-		e.cur.ts, e.cur.v6, e.cur.src, e.cur.dst = p.ci.Timestamp, h.v6, src, dst
-		var flow gopacket.Flow
-		if h.v6 {
-			flow = gopacket.NewFlow(layers.EndpointIPv6, src, dst)
-		} else {
-			flow = gopacket.NewFlow(layers.EndpointIPv4, src, dst)
-		}
-		c := e.newContext()
-		c.ts, c.file, c.num = p.ci.Timestamp, p.file, p.num
-		c.rst = e.tcp.RST
-		e.assemble(flow, &e.tcp, c)
+		e.assembleSegment(h.buf[p.frame[0]:p.frame[1]:p.frame[1]], &ip, p.ci, p.link, p.file, p.num)
 	}
 	e.cur = cur
 	e.det.drop(h)

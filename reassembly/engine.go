@@ -191,18 +191,25 @@ func (e *Engine) Packet(data []byte, ci gopacket.CaptureInfo, link layers.LinkTy
 		e.stats.OtherPort++
 		return
 	}
+	e.assembleSegment(data, &p, ci, link, file, num)
+}
+
+// assembleSegment gives p.tcp, the TCP segment of packet data, to the
+// assembler: Packet calls it for a segment of an MSNP connection, and
+// replayHeld for a held one. The segment passed Packet's checks.
+func (e *Engine) assembleSegment(data []byte, p *ipPacket, ci gopacket.CaptureInfo, link layers.LinkType, file string, num int64) {
 	if e.opt.OnPacket != nil {
 		e.opt.OnPacket(data, ci, link)
 	}
-	if err := e.tcp.DecodeFromBytes(seg, gopacket.NilDecodeFeedback); err != nil {
-		// The checks above leave DecodeFromBytes nothing to refuse.
+	if err := e.tcp.DecodeFromBytes(p.tcp, gopacket.NilDecodeFeedback); err != nil {
+		// Packet's checks leave DecodeFromBytes nothing to refuse.
 		e.stats.Decode[DecodeTCP]++
 		return
 	}
 	e.stats.TCP++
 	e.stats.Assembled++
 
-	e.cur.v6, e.cur.src, e.cur.dst = p.v6, p.src, p.dst
+	e.cur.ts, e.cur.v6, e.cur.src, e.cur.dst = ci.Timestamp, p.v6, p.src, p.dst
 	var flow gopacket.Flow
 	if p.v6 {
 		flow = gopacket.NewFlow(layers.EndpointIPv6, p.src, p.dst)
@@ -210,7 +217,7 @@ func (e *Engine) Packet(data []byte, ci gopacket.CaptureInfo, link layers.LinkTy
 		flow = gopacket.NewFlow(layers.EndpointIPv4, p.src, p.dst)
 	}
 	c := e.newContext()
-	c.ts, c.file, c.num = ts, file, num
+	c.ts, c.file, c.num = ci.Timestamp, file, num
 	c.rst = e.tcp.RST
 	e.assemble(flow, &e.tcp, c)
 }
