@@ -134,7 +134,6 @@ type convGroup struct {
 	start   time.Time
 	lastEnd time.Time
 	ss      []*dissect.Session
-	done    bool
 }
 
 // piece is where a spooled encoding is.
