@@ -100,12 +100,13 @@ func (c *closedConns) entryLast(e *closedEntry) (int64, bool) {
 
 // add remembers a closed connection last seen at t.
 func (c *closedConns) add(k connKey, t time.Time) {
-	if _, ok := c.get(k); !ok && c.len() >= maxClosedConns {
-		c.pop()
-	}
 	n := t.UnixNano()
-	if old, ok := c.get(k); ok && old >= n {
+	old, ok := c.get(k)
+	if ok && old >= n {
 		return
+	}
+	if !ok && c.len() >= maxClosedConns {
+		c.pop() // it cannot forget k, which it does not hold
 	}
 	c.set(k, n)
 	e := closedEntry{seen: n}
