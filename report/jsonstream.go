@@ -408,7 +408,7 @@ func (j *jsonReport) readIndex() (userSessions map[string][]int, err error) {
 		if uint64(cap(chunk)-len(chunk)) < u[4] {
 			chunk = make([]string, 0, max(4096, int(u[4])))
 		}
-		names := chunk[len(chunk):len(chunk)]
+		names := chunk[len(chunk):]
 		for range u[4] {
 			l, err := binary.ReadUvarint(br)
 			if err == nil && l > uint64(j.idx.size) {
