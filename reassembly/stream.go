@@ -170,7 +170,6 @@ type tcpStream struct {
 	rst     bool      // a RST ended the connection
 	rstSeen bool      // a RST was accepted, maybe ahead of a hole
 	evicted bool      // ended by Options.MaxConnections
-	listed  bool      // in the Engine's finished list: FINs seen both ways
 
 	// closedAt is the time of the packet that closed the connection: the
 	// second FIN or the first RST accepted. The End of a closed
@@ -255,10 +254,12 @@ func (s *tcpStream) Accept(tcp *layers.TCP, ci gopacket.CaptureInfo, d gpreassem
 	}
 	s.started[i] = true
 	if tcp.FIN {
+		// The first FIN of the second half to send one: FINs are now
+		// seen both ways, and s joins the Engine's finished list.
+		both := !s.finSeen[i] && s.finSeen[1-i]
 		s.finSeq[i] = tcp.Seq + uint32(len(tcp.Payload))
 		s.finSeen[i] = true
-		if s.finSeen[0] && s.finSeen[1] && !s.listed {
-			s.listed = true
+		if both {
 			s.e.finished = append(s.e.finished, s)
 			s.closing(ci.Timestamp)
 		}
