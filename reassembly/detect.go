@@ -375,10 +375,7 @@ func (e *Engine) detect(src, dst, seg []byte, v6 bool, data []byte, ci gopacket.
 		hd.verdict, hd.client = e.det.judge(h, d, false)
 	}
 	final := len(h.pkts) >= lim.packets || h.size >= lim.bytes || h.rst || (h.fin[0] && h.fin[1])
-	switch msnp, decided := e.decide(h, final); {
-	case !decided:
-		return false
-	case !msnp:
+	if !e.decide(h, final) {
 		return false
 	}
 	// Assemble what was held before this packet; the caller assembles
@@ -406,16 +403,16 @@ func (e *Engine) finishHeld() {
 // giveUp decides h on what it holds: its packets are assembled when it is
 // MSNP and dropped otherwise.
 func (e *Engine) giveUp(h *holding) {
-	if msnp, decided := e.decide(h, true); decided && msnp {
+	if e.decide(h, true) {
 		e.replayHeld(h)
 	}
 }
 
 // decide decides h when its directions allow it, or on what it holds when
-// final is set, records the decision, and drops h unless it is MSNP (then
-// the caller assembles its packets with replayHeld). decided is false when
-// h stays held.
-func (e *Engine) decide(h *holding, final bool) (msnp, decided bool) {
+// final is set, and records the decision. It reports whether h is MSNP:
+// then the caller assembles its packets with replayHeld. Otherwise h is
+// dropped, unless it is not decided yet and stays held.
+func (e *Engine) decide(h *holding, final bool) (msnp bool) {
 	if final {
 		for d := range h.dirs {
 			if h.dirs[d].data && h.dirs[d].verdict == undecided {
@@ -456,11 +453,11 @@ func (e *Engine) decide(h *holding, final bool) (msnp, decided bool) {
 		}
 		e.stats.Detected++
 		e.det.remember(h.key, v)
-		return true, true
+		return true
 	case h.dirs[0].verdict == notMSNP && h.dirs[1].verdict == notMSNP:
 		v.checked = true
 	case !final:
-		return false, false
+		return false // it stays held
 	case !h.dirs[0].data && !h.dirs[1].data:
 		// Nothing to judge: forget the packets, not the connection.
 	default:
@@ -468,7 +465,7 @@ func (e *Engine) decide(h *holding, final bool) (msnp, decided bool) {
 	}
 	e.det.remember(h.key, v)
 	e.det.drop(h)
-	return false, true
+	return false
 }
 
 // replayHeld assembles the packets held in h, in the order they were
