@@ -54,10 +54,10 @@ func TestMessageAllocs(t *testing.T) {
 	if n := testing.AllocsPerRun(100, func() { s.Feed(C2S, t0, out); s.Feed(S2C, t0, ack) }); n > 4 {
 		t.Errorf("a MSG from the client and its ACK allocate %.1f times, want at most 4", n)
 	}
-	if s.Kind != KindSwitchboard || len(s.Chat.Messages) != 10*2+2*101 {
-		t.Fatalf("kind %s, %d messages", s.Kind, len(s.Chat.Messages))
+	if s.Kind != KindSwitchboard || s.Chat.NumMessages() != 10*2+2*101 {
+		t.Fatalf("kind %s, %d messages", s.Kind, s.Chat.NumMessages())
 	}
-	for _, m := range s.Chat.Messages {
+	for m := range s.Chat.Messages() {
 		if m.Dir == C2S && (m.Acked == nil || !*m.Acked) {
 			t.Fatalf("client message not acknowledged: %+v", m)
 		}

@@ -45,6 +45,9 @@ type Analyzer struct {
 	freePay  [][]byte   // payload buffers for reuse
 	formats  internCache
 	settled  uint64 // see Session.LinksSettled
+	// msg is the message being classified, before the chat's log keeps
+	// it encoded: one at a time, so all sessions share it.
+	msg Message
 }
 
 type pendingRedirect struct {

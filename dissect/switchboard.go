@@ -2,6 +2,7 @@ package dissect
 
 import (
 	"cmp"
+	"iter"
 	"time"
 )
 
@@ -12,13 +13,16 @@ type Chat struct {
 	// ANS and RNG on the invited side), empty when not seen.
 	SessionID    string
 	Participants []*Participant
-	Messages     []*Message
 	// Invited lists the handles the client called (CAL), in order.
 	Invited []string
 	// UnlistedMessages counts messages beyond maxChatMessages.
 	UnlistedMessages int
 
-	byTrID  map[int64]*Message
+	// log holds the messages listed (see Messages).
+	log msgLog
+	// byTrID has the offset in log of each message the client sent and
+	// that awaits an ACK or NAK, or -1 for one beyond maxChatMessages.
+	byTrID  map[int64]int
 	invites map[string]*Invite // INVITEs by Invitation-Cookie
 	// last is the participant participant returned last: most MSGs come
 	// from the same one or two users.
@@ -98,7 +102,7 @@ const maxParticipants = 256
 
 func (s *Session) chat() *Chat {
 	if s.Chat == nil {
-		s.Chat = &Chat{byTrID: map[int64]*Message{}}
+		s.Chat = &Chat{byTrID: map[int64]int{}}
 	}
 	return s.Chat
 }
@@ -210,17 +214,14 @@ func (s *Session) sbServer(c *Command, tx *Transaction) {
 	case "MSG":
 		s.message(c, arg(c, 0), Unescape(arg(c, 1)))
 	case "ACK", "NAK":
-		if m := s.chat().byTrID[c.TrID]; m != nil && c.HasTrID {
-			m.Acked = &delivered
-			if c.Verb == "NAK" {
-				m.Acked = &notDelivered
-			}
+		if off, ok := s.chat().byTrID[c.TrID]; ok && c.HasTrID {
+			s.Chat.setAcked(off, c.Verb == "ACK")
 			delete(s.Chat.byTrID, c.TrID)
 		}
 	}
 	if c.ErrorCode > 0 && s.Chat != nil {
-		if m := s.Chat.byTrID[c.TrID]; m != nil {
-			m.Acked = &notDelivered
+		if off, ok := s.Chat.byTrID[c.TrID]; ok {
+			s.Chat.setAcked(off, false)
 			delete(s.Chat.byTrID, c.TrID)
 		}
 	}
@@ -240,14 +241,14 @@ func (s *Session) message(c *Command, from, friendly string) {
 	if from != "" && c.Dir == S2C {
 		s.join(from, friendly, c.Time, false)
 	}
-	m := &Message{Time: c.Time, Dir: c.Dir, From: from, Size: max(c.PayloadLen, 0), Type: "other"}
+	m := &s.a.msg
+	*m = Message{Time: c.Time, Dir: c.Dir, From: from, Size: max(c.PayloadLen, 0), Type: "other"}
+	awaitsAck := false
 	if c.Dir == C2S {
 		m.TrID, m.Ack = c.TrID, arg(c, 0)
 		switch m.Ack {
 		case "A", "D", "N", "S":
-			if c.HasTrID {
-				ch.byTrID[c.TrID] = m
-			}
+			awaitsAck = c.HasTrID
 		}
 	}
 	classify(m, c.Payload, ch, &s.a.formats)
@@ -268,11 +269,40 @@ func (s *Session) message(c *Command, from, friendly string) {
 			in.FileSize = cmp.Or(in.FileSize, orig.FileSize)
 		}
 	}
-	if len(ch.Messages) >= maxChatMessages {
+	off := -1
+	if ch.log.n < maxChatMessages {
+		off = ch.log.add(m)
+	} else {
 		ch.UnlistedMessages++
-		return
 	}
-	ch.Messages = append(ch.Messages, m)
+	if awaitsAck {
+		ch.byTrID[c.TrID] = off
+	}
+}
+
+// Messages returns the messages listed, in the order seen, decoded one at
+// a time into the same Message: the loop body must copy what it keeps
+// (*m). The decoded Invite and P2P are the body's own.
+func (ch *Chat) Messages() iter.Seq[*Message] { return ch.log.all(true) }
+
+// MessageHeads is Messages without the text, invitation and P2P header of
+// each message, and allocates nothing.
+func (ch *Chat) MessageHeads() iter.Seq[*Message] { return ch.log.all(false) }
+
+// NumMessages returns the number of messages listed.
+func (ch *Chat) NumMessages() int { return ch.log.n }
+
+// AddMessage lists m, a copy of it, after the messages already listed.
+// The dissector lists a switchboard's messages itself; AddMessage is for
+// building chats by hand.
+func (ch *Chat) AddMessage(m *Message) { ch.log.add(m) }
+
+// setAcked records an ACK (ok) or NAK for the message at off in the log;
+// off is -1 for a message not listed.
+func (ch *Chat) setAcked(off int, ok bool) {
+	if off >= 0 {
+		ch.log.setAcked(off, ok)
+	}
 }
 
 // maxText bounds the message text kept.

@@ -236,7 +236,7 @@ func messageCounts(ch *dissect.Chat) []Count {
 	// A message has one of a few types (dissect's classify), so a short
 	// list searched in order costs less than a map.
 	out := []Count{}
-	for _, x := range ch.Messages {
+	for x := range ch.MessageHeads() {
 		i := 0
 		for i < len(out) && out[i].Name != x.Type {
 			i++

@@ -81,6 +81,8 @@ type merger struct {
 	ms, kept []sessMsg
 	first    []stamp
 	out      []Message
+	// decoded holds the sessions' messages that ms points to.
+	decoded []dissect.Message
 }
 
 // conversation is conversationOf.
@@ -162,7 +164,7 @@ func mergeMessages(ss []*dissect.Session) []Message {
 func (g *merger) messages(ss []*dissect.Session) []Message {
 	n := 0
 	for _, s := range ss {
-		n += len(s.Chat.Messages)
+		n += s.Chat.NumMessages()
 	}
 	// The previous conversation's messages are done with; clearing them
 	// lets their strings go.
@@ -173,7 +175,7 @@ func (g *merger) messages(ss []*dissect.Session) []Message {
 	}
 	if len(ss) == 1 {
 		// A session has no copies of its own messages to merge.
-		for _, m := range ss[0].Chat.Messages {
+		for m := range ss[0].Chat.Messages() {
 			out = append(out, newMessage(ss[0], m))
 		}
 		// They are in the order they were seen, which is time order
@@ -193,8 +195,19 @@ func (g *merger) messages(ss []*dissect.Session) []Message {
 // time order, each message once.
 func (g *merger) merge(out []Message, ss []*dissect.Session, n int) []Message {
 	ms := slices.Grow(g.ms[:0], n)
+	// Every message is decoded into decoded before ms points into it, so
+	// that it is not moved while pointed to.
+	decoded := slices.Grow(g.decoded[:0], n)
 	for _, s := range ss {
-		for _, m := range s.Chat.Messages {
+		for m := range s.Chat.Messages() {
+			decoded = append(decoded, *m)
+		}
+	}
+	i := 0
+	for _, s := range ss {
+		for range s.Chat.NumMessages() {
+			m := &decoded[i]
+			i++
 			ms = append(ms, sessMsg{s: s, m: m, t: stampOf(m.Time)})
 		}
 	}
@@ -231,7 +244,8 @@ func (g *merger) merge(out []Message, ss []*dissect.Session, n int) []Message {
 	// Drop the pointers to the sessions, which are done with.
 	clear(ms)
 	clear(kept)
-	g.ms, g.kept, g.first = ms, kept, first
+	clear(decoded)
+	g.ms, g.kept, g.first, g.decoded = ms, kept, first, decoded
 	return out
 }
 

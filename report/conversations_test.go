@@ -15,7 +15,7 @@ import (
 func naiveMerge(ss []*dissect.Session) []Message {
 	var ms []sessMsg
 	for _, s := range ss {
-		for _, m := range s.Chat.Messages {
+		for _, m := range messagesOf(s.Chat) {
 			ms = append(ms, sessMsg{s: s, m: m})
 		}
 	}
@@ -44,6 +44,25 @@ func naiveMerge(ss []*dissect.Session) []Message {
 	return out
 }
 
+// messagesOf returns copies of a chat's messages.
+func messagesOf(ch *dissect.Chat) []*dissect.Message {
+	var out []*dissect.Message
+	for m := range ch.Messages() {
+		c := *m
+		out = append(out, &c)
+	}
+	return out
+}
+
+// chatOf makes a chat of messages ms.
+func chatOf(ms []*dissect.Message) *dissect.Chat {
+	ch := &dissect.Chat{}
+	for _, m := range ms {
+		ch.AddMessage(m)
+	}
+	return ch
+}
+
 // randomChat makes the sessions of one chat: each message sent on one
 // connection and, most of the time, relayed to the others up to a few
 // seconds later (sometimes later than dupWindow), with repeated texts so
@@ -51,9 +70,7 @@ func naiveMerge(ss []*dissect.Session) []Message {
 func randomChat(r *rand.Rand) []*dissect.Session {
 	n := 2 + r.IntN(3)
 	ss := make([]*dissect.Session, n)
-	for i := range ss {
-		ss[i] = &dissect.Session{ID: i + 1, Chat: &dissect.Chat{}}
-	}
+	ms := make([][]*dissect.Message, n)
 	t := time.Date(2005, 3, 14, 12, 0, 0, 0, time.UTC)
 	texts := []string{"hi", "hello", "ok", "lol"}
 	for range r.IntN(300) {
@@ -61,16 +78,17 @@ func randomChat(r *rand.Rand) []*dissect.Session {
 		from := r.IntN(n)
 		text := texts[r.IntN(len(texts))]
 		user := []string{"a@x", "b@x", "c@x", "d@x"}[from]
-		ss[from].Chat.Messages = append(ss[from].Chat.Messages, &dissect.Message{Time: t, Dir: dissect.C2S, From: user, Type: "text", Text: text, Size: 10})
+		ms[from] = append(ms[from], &dissect.Message{Time: t, Dir: dissect.C2S, From: user, Type: "text", Text: text, Size: 10})
 		for j := range ss {
 			if j != from && r.IntN(5) > 0 {
 				d := time.Duration(r.IntN(8000)) * time.Millisecond
-				ss[j].Chat.Messages = append(ss[j].Chat.Messages, &dissect.Message{Time: t.Add(d - 2*time.Second), Dir: dissect.S2C, From: user, Type: "text", Text: text, Size: 10})
+				ms[j] = append(ms[j], &dissect.Message{Time: t.Add(d - 2*time.Second), Dir: dissect.S2C, From: user, Type: "text", Text: text, Size: 10})
 			}
 		}
 	}
-	for _, s := range ss {
-		slices.SortStableFunc(s.Chat.Messages, func(a, b *dissect.Message) int { return a.Time.Compare(b.Time) })
+	for i := range ss {
+		slices.SortStableFunc(ms[i], func(a, b *dissect.Message) int { return a.Time.Compare(b.Time) })
+		ss[i] = &dissect.Session{ID: i + 1, Chat: chatOf(ms[i])}
 	}
 	return ss
 }
@@ -84,12 +102,12 @@ func TestMergeMessagesWindow(t *testing.T) {
 	for seed := range uint64(300) {
 		r := rand.New(rand.NewPCG(seed, 7))
 		ss := randomChat(r)
-		back := []*dissect.Session{{ID: 9, Chat: &dissect.Chat{Messages: slices.Clone(ss[1].Chat.Messages)}}}
-		ms := back[0].Chat.Messages
+		ms := messagesOf(ss[1].Chat)
 		for range len(ms) / 10 {
 			i, j := r.IntN(len(ms)), r.IntN(len(ms))
 			ms[i], ms[j] = ms[j], ms[i]
 		}
+		back := []*dissect.Session{{ID: 9, Chat: chatOf(ms)}}
 		for _, tt := range []struct {
 			name string
 			ss   []*dissect.Session
@@ -107,10 +125,12 @@ func TestMergeMessagesWindow(t *testing.T) {
 
 func BenchmarkMergeMessages(b *testing.B) {
 	ss := randomChat(rand.New(rand.NewPCG(1, 7)))
-	for len(ss[0].Chat.Messages) < 2000 {
-		more := randomChat(rand.New(rand.NewPCG(uint64(len(ss[0].Chat.Messages)), 7)))
+	for ss[0].Chat.NumMessages() < 2000 {
+		more := randomChat(rand.New(rand.NewPCG(uint64(ss[0].Chat.NumMessages()), 7)))
 		for i := range min(len(ss), len(more)) {
-			ss[i].Chat.Messages = append(ss[i].Chat.Messages, more[i].Chat.Messages...)
+			for m := range more[i].Chat.Messages() {
+				ss[i].Chat.AddMessage(m)
+			}
 		}
 	}
 	b.ReportAllocs()
