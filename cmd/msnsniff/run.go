@@ -69,6 +69,7 @@ type config struct {
 	redact   bool
 	idle     time.Duration
 	maxConns int
+	memLimit int64 // --memory-limit in bytes; 0 leaves the runtime alone
 	noDetect bool
 	gateway  gatewayConfig // --gateway-port, --no-gateway
 
@@ -91,6 +92,7 @@ func parseFlags(args []string, stderr io.Writer) (cfg config, help bool, err err
 		reads               []string
 		format              string
 		ports               []int
+		memLimit            string
 	)
 	fs.StringArrayVarP(&reads, "read", "r", nil, "read packets from `FILE` (pcap or pcapng; - is stdin); repeatable")
 	fs.StringVarP(&cfg.iface, "interface", "i", "", "capture live on `IFACE` (Linux; root or CAP_NET_RAW)")
@@ -107,6 +109,7 @@ func parseFlags(args []string, stderr io.Writer) (cfg config, help bool, err err
 	fs.BoolVar(&cfg.noDetect, "no-detect", false, "analyse only the --port (and gateway) ports: no detection of MSNP\nby the first bytes of connections on other ports")
 	fs.DurationVar(&cfg.idle, "idle-timeout", reassembly.DefaultIdleTimeout, "end a connection silent for `D` of packet time (reported open)")
 	fs.IntVar(&cfg.maxConns, "max-connections", reassembly.DefaultMaxConnections, "keep at most `N` connections open: beyond, the least recently active\nare ended early (reported open, anomaly evicted_connection)")
+	fs.StringVar(&memLimit, "memory-limit", "90MiB", "keep memory under `SIZE` (MB, MiB, GB...; 0 for none) unless the sessions open\nat once need more; GOMEMLIMIT, when set, replaces the default")
 	fs.BoolVar(&cfg.chats, "chats", false, "print the conversations as time, sender and text (table format)")
 	fs.BoolVar(&redactOn, "redact", false, "replace credentials (auth responses, tickets, nonces, cookies) with\nstable hash tokens; the default for table and transcript output")
 	fs.BoolVar(&redactOff, "no-redact", false, "show credentials; the default for json and ndjson output")
@@ -143,6 +146,12 @@ func parseFlags(args []string, stderr io.Writer) (cfg config, help bool, err err
 	}
 	if cfg.maxConns <= 0 {
 		return cfg, false, fmt.Errorf("--max-connections %d: not a positive number", cfg.maxConns)
+	}
+	if cfg.memLimit, err = parseSize(memLimit); err != nil {
+		return cfg, false, fmt.Errorf("--memory-limit %v", err)
+	}
+	if !fs.Changed("memory-limit") && os.Getenv("GOMEMLIMIT") != "" {
+		cfg.memLimit = 0 // the user's GOMEMLIMIT stands
 	}
 	if cfg.chats && cfg.format != report.FormatTable {
 		return cfg, false, errors.New("--chats is a table view: it cannot be combined with -T " + string(cfg.format))
@@ -234,6 +243,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		return code
 	}
+	defer limitMemory(cfg.memLimit)()
 
 	// A live capture is opened first, so that a missing privilege or
 	// interface fails before any output file is made.
