@@ -59,6 +59,11 @@ type msgLog struct {
 	buf  []byte
 	n    int
 	refs []string
+	// hint is, for each of a message's string references in order, the
+	// index in refs it had last: a chat's messages mostly repeat their
+	// sender, type, content type and format, and the strings are seldom
+	// the same copy, so each comparison reads the bytes.
+	hint [6]uint8
 	// last is the time of the message appended last: times are written as
 	// differences from it.
 	lastSec int64
@@ -100,8 +105,8 @@ func (l *msgLog) add(m *Message) int {
 	b = binary.AppendVarint(b, sec-l.lastSec)
 	b = binary.AppendUvarint(b, uint64(m.Time.Nanosecond()))
 	l.lastSec = sec
-	for _, s := range [...]string{m.From, m.Ack, m.Type, m.ContentType, m.Format, m.TypingUser} {
-		b = l.appendRef(b, s)
+	for k, s := range [...]string{m.From, m.Ack, m.Type, m.ContentType, m.Format, m.TypingUser} {
+		b = l.appendRef(b, s, &l.hint[k])
 	}
 	b = appendInline(b, m.Text)
 	b = binary.AppendVarint(b, m.TrID)
@@ -125,18 +130,23 @@ func (l *msgLog) add(m *Message) int {
 }
 
 // appendRef writes a string reference: 0 for "", 1 and the string inline,
-// or 2+i for refs[i].
-func (l *msgLog) appendRef(b []byte, s string) []byte {
+// or 2+i for refs[i]. hint is the index to try first, and is updated.
+func (l *msgLog) appendRef(b []byte, s string, hint *uint8) []byte {
 	if s == "" {
 		return append(b, 0)
 	}
+	if i := int(*hint); i < len(l.refs) && l.refs[i] == s {
+		return binary.AppendUvarint(b, uint64(i)+2)
+	}
 	for i, r := range l.refs {
 		if r == s {
+			*hint = uint8(i)
 			return binary.AppendUvarint(b, uint64(i)+2)
 		}
 	}
 	if len(l.refs) < maxRefs {
 		l.refs = append(l.refs, s)
+		*hint = uint8(len(l.refs) - 1)
 		return binary.AppendUvarint(b, uint64(len(l.refs)-1)+2)
 	}
 	return appendInline(append(b, 1), s)
