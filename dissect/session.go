@@ -334,13 +334,29 @@ func (s *Session) Gap(d Dir, t time.Time, n int) {
 
 // Evict records that the session's connection is being ended early, at
 // packet time t, to keep the number of open connections within the
-// reassembly limit; End follows.
+// reassembly limit; End follows. For a session through the HTTP gateway
+// (Conn.Transport "http-gateway") the connection is the TCP connection
+// the session was using.
 func (s *Session) Evict(t time.Time) {
 	if s.Done {
 		return
 	}
-	s.anomaly(Anomaly{Kind: "evicted_connection", Time: t,
-		Detail: "connection ended early: more connections open than the limit (--max-connections)"})
+	detail := "connection ended early: more connections open than the limit (--max-connections)"
+	if s.Conn.Transport == "http-gateway" {
+		detail = "HTTP connection of the gateway session ended early: more connections open than the limit (--max-connections)"
+	}
+	s.anomaly(Anomaly{Kind: "evicted_connection", Time: t, Detail: detail})
+}
+
+// EvictGatewaySession records that the session, carried through the HTTP
+// gateway, is being ended early at packet time t to keep the number of
+// gateway sessions open at once within the gateway's limit; End follows.
+func (s *Session) EvictGatewaySession(t time.Time) {
+	if s.Done {
+		return
+	}
+	s.anomaly(Anomaly{Kind: "evicted_gateway_session", Time: t,
+		Detail: "gateway session ended early: more HTTP-gateway sessions open than the limit"})
 }
 
 // End finishes the session at time t; closed says whether the connection

@@ -1,6 +1,7 @@
 package dissect
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -106,5 +107,38 @@ func TestMSNP7Sessions(t *testing.T) {
 				t.Errorf("split %d: transaction %d %s is %s", split, tx.TrID, tx.Verb, tx.Status)
 			}
 		}
+	}
+}
+
+// TestEvictions checks the anomaly each way of ending a session early
+// records, once, before End, and that nothing is recorded after End.
+func TestEvictions(t *testing.T) {
+	tests := []struct {
+		name      string
+		transport string
+		evict     func(s *Session, t time.Time)
+		kind      string
+		detail    string
+	}{
+		{"connection", "", (*Session).Evict, "evicted_connection", "connection ended early"},
+		{"gateway connection", "http-gateway", (*Session).Evict, "evicted_connection", "HTTP connection of the gateway session ended early"},
+		{"gateway session", "http-gateway", (*Session).EvictGatewaySession, "evicted_gateway_session", "gateway session ended early"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &recorder{}
+			s := NewAnalyzer(r, Limits{}).Open(ConnInfo{Start: t0, SYN: true, Transport: tt.transport})
+			s.Feed(C2S, t0, []byte("VER 1 MSNP8 CVR0\r\n"))
+			tt.evict(s, t0.Add(time.Second))
+			s.End(t0.Add(time.Second), false)
+			tt.evict(s, t0.Add(2*time.Second))
+			if len(r.anomalies) != 1 || r.anomalies[0].Kind != tt.kind || !strings.HasPrefix(r.anomalies[0].Detail, tt.detail) ||
+				!r.anomalies[0].Time.Equal(t0.Add(time.Second)) {
+				t.Fatalf("anomalies %+v; want one %s at 1s, detail %q...", r.anomalies, tt.kind, tt.detail)
+			}
+			if s.AnomalyCounts[tt.kind] != 1 || s.Closed || len(r.ended) != 1 {
+				t.Errorf("counts %v, closed %v, %d ends; want 1 %s, open, 1 end", s.AnomalyCounts, s.Closed, len(r.ended), tt.kind)
+			}
+		})
 	}
 }
