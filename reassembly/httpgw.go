@@ -43,8 +43,8 @@ const DefaultGatewayMaxPipelined = 16
 
 // DefaultGatewayMaxSessions bounds the gateway sessions open at once: one
 // per notification login and one per switchboard chat of every user behind
-// the capture point. Beyond it the session idle the longest is ended
-// (GatewayStats.EvictedSessions).
+// the capture point. Beyond it the session idle the longest is ended,
+// told first (GatewayEvicter) and counted (GatewayStats.EvictedSessions).
 const DefaultGatewayMaxSessions = 4096
 
 // DefaultGatewayIdleTimeout is how long, in packet time, a gateway session
@@ -221,6 +221,17 @@ func (s GatewayStats) Counts() []Count {
 type httpConnNoter interface{ NoteHTTPConnection(conn string) }
 type emptyPollNoter interface{ NoteEmptyPoll() }
 
+// GatewayEvicter is implemented by the Stream of a gateway session that
+// wants to know when the session is ended early to keep the gateway
+// sessions open at once within GatewayOptions.MaxSessions:
+// EvictGatewaySession is called, with the session's latest message time,
+// just before End. (A session ended because the Engine evicted the TCP
+// connection it was using is told by Evicter instead.) dissect.Session
+// implements it.
+type GatewayEvicter interface {
+	EvictGatewaySession(t time.Time)
+}
+
 // HTTPGateway is a Sink for TCP connections to the MSN HTTP gateway
 // (msnp-grammar.md §14). It parses their HTTP messages with net/http,
 // follows each MSNP session through the gateway by its SessionID across
@@ -258,7 +269,8 @@ type emptyPollNoter interface{ NoteEmptyPoll() }
 // X-MSN-Messenger as the gateway closing it. So a session ends with
 // closed=true after the body of a response that says Session=close; with
 // closed=false when IdleTimeout of packet time passes without a message
-// (checked as packets arrive), when the MaxSessions limit evicts it, or at
+// (checked as packets arrive), when the MaxSessions limit evicts it (after
+// EvictGatewaySession, when its Stream is a GatewayEvicter), or at
 // Finish. TCP connections are not part of the rule: clients may open one
 // per request and close it after the response.
 //
@@ -365,6 +377,9 @@ func (g *HTTPGateway) openSession(c *gwConn, start time.Time, target netip.AddrP
 	if g.open >= g.opt.MaxSessions {
 		old := g.lru.next
 		g.stats.EvictedSessions++
+		if ev, ok := old.out.(GatewayEvicter); ok {
+			ev.EvictGatewaySession(old.last)
+		}
 		g.endSession(old, old.last, false)
 	}
 	info := dissect.ConnInfo{

@@ -35,6 +35,11 @@ type gwRec struct {
 	Closed         bool
 	EndT           time.Time
 	Late           int // calls after End
+	// Evicted and GatewayEvicted count the calls of Evict and
+	// EvictGatewaySession, and EvictedLast is set when the last one came
+	// right before End.
+	Evicted, GatewayEvicted int
+	EvictedLast             bool
 }
 
 func (r *gwSink) Open(c dissect.ConnInfo) Stream {
@@ -50,6 +55,7 @@ func (s *gwRec) Feed(d dissect.Dir, t time.Time, b []byte) {
 	if s.Ends > 0 {
 		s.Late++
 	}
+	s.EvictedLast = false
 	s.Data[d] += string(b)
 }
 
@@ -57,7 +63,24 @@ func (s *gwRec) Gap(d dissect.Dir, t time.Time, n int) {
 	if s.Ends > 0 {
 		s.Late++
 	}
+	s.EvictedLast = false
 	s.Data[d] += fmt.Sprintf("<gap %d>", n)
+}
+
+func (s *gwRec) Evict(t time.Time) {
+	if s.Ends > 0 {
+		s.Late++
+	}
+	s.Evicted++
+	s.EvictedLast = true
+}
+
+func (s *gwRec) EvictGatewaySession(t time.Time) {
+	if s.Ends > 0 {
+		s.Late++
+	}
+	s.GatewayEvicted++
+	s.EvictedLast = true
 }
 
 func (s *gwRec) End(t time.Time, closed bool) {
@@ -596,8 +619,16 @@ func TestHTTPGatewayLimits(t *testing.T) {
 			st = append(st, c2s(0, post(fmt.Sprintf("Action=open&Server=SB&IP=10.0.0.%d", i+1), "USR 1 a b\r\n")))
 		}
 		sink, stats := gwScript{one, st}.run(t, GatewayOptions{MaxSessions: 2}, splitters[0])
-		if stats.EvictedSessions != 3 || stats.Sessions != 5 || sink.sessions[0].Ends != 1 || sink.sessions[0].Closed {
-			t.Errorf("stats %+v; want 5 sessions, 3 evicted", stats)
+		if stats.EvictedSessions != 3 || stats.Sessions != 5 || stats.FinishedSessions != 2 {
+			t.Errorf("stats %+v; want 5 sessions, 3 evicted, 2 finished", stats)
+		}
+		// The first three are told, then ended open; the last two end at
+		// Finish.
+		for i, s := range sink.sessions {
+			evicted := i < 3
+			if s.Ends != 1 || s.Closed || s.Evicted != 0 || s.GatewayEvicted != btoi(evicted) || s.EvictedLast != evicted {
+				t.Errorf("session %d: %+v; want ended once, open, told of the eviction %v right before End", i+1, s, evicted)
+			}
 		}
 	})
 }
@@ -842,4 +873,11 @@ func FuzzHTTPGateway(f *testing.F) {
 			}
 		}
 	})
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
