@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -161,6 +162,12 @@ type GatewayStats struct {
 	UnmatchedResponses int64
 	UnansweredRequests int64
 	EvictedRequests    int64
+	// EvictedConnections counts the connections the Engine ended early
+	// to keep within its Options.MaxConnections (Evicter). Each gateway
+	// session such a connection carried is ended (ConnEvictedSessions);
+	// a connection carrying MSNP itself passes the eviction on to its
+	// session.
+	EvictedConnections int64
 	// TruncatedMessages counts messages cut short by the end of their
 	// connection; the missing body bytes of a known length reach the
 	// session as lost.
@@ -176,12 +183,15 @@ type GatewayStats struct {
 	MidSessions int64
 	// ClosedSessions counts sessions ended by a response with
 	// "Session=close"; IdleSessions those silent for IdleTimeout;
-	// EvictedSessions those ended by the MaxSessions limit; and
-	// FinishedSessions those still open at Finish.
-	ClosedSessions   int64
-	IdleSessions     int64
-	EvictedSessions  int64
-	FinishedSessions int64
+	// EvictedSessions those ended by the MaxSessions limit;
+	// ConnEvictedSessions those ended because the Engine evicted a TCP
+	// connection they were using; and FinishedSessions those still open
+	// at Finish. Every session is counted in exactly one of them.
+	ClosedSessions      int64
+	IdleSessions        int64
+	EvictedSessions     int64
+	ConnEvictedSessions int64
+	FinishedSessions    int64
 	// EmptyPolls counts polls with no data either way.
 	EmptyPolls int64
 }
@@ -197,6 +207,7 @@ func (s GatewayStats) Counts() []Count {
 		{"gateway_direct_msnp", s.DirectMSNP},
 		{"gateway_not_gateway", s.NotGateway},
 		{"gateway_broken", s.Broken},
+		{"gateway_evicted_connections", s.EvictedConnections},
 		{"gateway_requests", s.Requests},
 		{"gateway_responses", s.Responses},
 		{"gateway_other_requests", s.OtherRequests},
@@ -211,6 +222,7 @@ func (s GatewayStats) Counts() []Count {
 		{"gateway_closed_sessions", s.ClosedSessions},
 		{"gateway_idle_sessions", s.IdleSessions},
 		{"gateway_evicted_sessions", s.EvictedSessions},
+		{"gateway_conn_evicted_sessions", s.ConnEvictedSessions},
 		{"gateway_finished_sessions", s.FinishedSessions},
 		{"gateway_empty_polls", s.EmptyPolls},
 	}
@@ -270,9 +282,11 @@ type GatewayEvicter interface {
 // closed=true after the body of a response that says Session=close; with
 // closed=false when IdleTimeout of packet time passes without a message
 // (checked as packets arrive), when the MaxSessions limit evicts it (after
-// EvictGatewaySession, when its Stream is a GatewayEvicter), or at
-// Finish. TCP connections are not part of the rule: clients may open one
-// per request and close it after the response.
+// EvictGatewaySession, when its Stream is a GatewayEvicter), when the
+// Engine evicts a TCP connection it was using (after Evict, when its
+// Stream is an Evicter; see gwConn.Evict), or at Finish. TCP connections
+// are not otherwise part of the rule: clients may open one per request and
+// close it after the response.
 //
 // Memory is bounded by GatewayOptions: per connection half one header
 // block or one chunked body, MaxPipelined requests per connection,
@@ -364,7 +378,8 @@ type gwSession struct {
 	ids      [sessionIDAliases]string
 	nids     int // ids issued so far; the latest is ids[(nids-1)%len]
 	last     time.Time
-	lastConn *gwConn // the connection noted last
+	lastConn *gwConn // the connection noted last, nil once ended
+	curIdx   int     // the session's index in lastConn.cur
 	closing  bool    // a response said Session=close
 	ended    bool
 	// prev and next link the HTTPGateway's list of open sessions.
@@ -455,8 +470,41 @@ func (g *HTTPGateway) endSession(s *gwSession, t time.Time, closed bool) {
 	}
 	s.prev.next, s.next.prev = s.next, s.prev
 	s.prev, s.next = nil, nil
+	s.setConn(nil)
 	g.open--
 	s.out.End(t, closed)
+}
+
+// setConn makes c (nil for none) the connection s uses, the one that
+// carried its latest request: s moves to c's list of such sessions.
+func (s *gwSession) setConn(c *gwConn) {
+	if old := s.lastConn; old != nil {
+		i, last := s.curIdx, len(old.cur)-1
+		old.cur[i] = old.cur[last]
+		old.cur[i].curIdx = i
+		old.cur[last] = nil
+		old.cur = old.cur[:last]
+	}
+	s.lastConn = c
+	if c != nil {
+		s.curIdx = len(c.cur)
+		c.cur = append(c.cur, s)
+	}
+}
+
+// evictWithConn ends s, which was using a TCP connection the Engine
+// evicted, at time t (or its latest message, if later) with closed=false,
+// after telling it (Evicter).
+func (g *HTTPGateway) evictWithConn(s *gwSession, t time.Time) {
+	if s.ended {
+		return
+	}
+	if s.last.After(t) {
+		t = s.last
+	}
+	g.stats.ConnEvictedSessions++
+	evictStream(s.out, t)
+	g.endSession(s, t, false)
 }
 
 // connState says what a connection turned out to carry.
@@ -521,6 +569,12 @@ type gwConn struct {
 	half     [2]httpHalf
 	pending  []pendingReq // oldest first
 	requests int64
+	// cur lists the open sessions whose latest request the connection
+	// carried (their lastConn), in no particular order.
+	cur []*gwSession
+	// evicted is set when the Engine evicts the connection: its End then
+	// ends the sessions it carried.
+	evicted bool
 	// direct is the plain MSNP session of a connection on a gateway port
 	// that carries MSNP itself rather than HTTP (MSNP on port 80).
 	direct Stream
@@ -585,9 +639,28 @@ func (c *gwConn) Gap(d dissect.Dir, t time.Time, n int) {
 	}
 }
 
+// Evict implements Evicter: the Engine is ending the connection early to
+// keep within its Options.MaxConnections, and End follows. A connection
+// that carries MSNP itself passes the eviction on to its session. Of a
+// gateway connection, End then ends every open session it carried: those
+// whose latest request it carried, those waiting on it for a response and
+// those of a message it was in the middle of. Each is told (Evict) and
+// ended with closed=false, as the session of an evicted direct connection
+// is, and a later request of it starts a new, partial session.
+func (c *gwConn) Evict(t time.Time) {
+	c.g.tick(t)
+	c.g.stats.EvictedConnections++
+	if c.direct != nil {
+		evictStream(c.direct, t)
+		return
+	}
+	c.evicted = true
+}
+
 // End implements Stream. A response that lasts until the connection closes
-// is complete; any other unfinished message was cut short, and requests
-// still waiting are unanswered.
+// is complete, unless the connection was evicted; any other unfinished
+// message was cut short, and requests still waiting are unanswered. The
+// sessions an evicted connection carried end (see Evict).
 func (c *gwConn) End(t time.Time, closed bool) {
 	g := c.g
 	g.tick(t)
@@ -601,7 +674,13 @@ func (c *gwConn) End(t time.Time, closed bool) {
 			h := &c.half[d]
 			switch h.state {
 			case hsUntilClose:
-				c.complete(dissect.Dir(d), t)
+				if !c.evicted {
+					c.complete(dissect.Dir(d), t)
+					break
+				}
+				// Where the body ended was not seen.
+				g.stats.TruncatedMessages++
+				c.lose(dissect.Dir(d), t, 0)
 			case hsBody:
 				g.stats.TruncatedMessages++
 				c.lose(dissect.Dir(d), t, int(min(h.remain, maxGapReport)))
@@ -615,7 +694,34 @@ func (c *gwConn) End(t time.Time, closed bool) {
 			}
 		}
 	}
+	var carried []*gwSession
+	if c.evicted {
+		carried = c.carried()
+	}
 	c.drop()
+	for _, s := range carried {
+		g.evictWithConn(s, t)
+	}
+}
+
+// carried returns the open sessions the connection carries: those whose
+// latest request it carried, then those of its current messages and of its
+// requests awaiting a response; each once.
+func (c *gwConn) carried() []*gwSession {
+	out := slices.Clone(c.cur)
+	n := len(out)
+	add := func(s *gwSession) {
+		if s != nil && !s.ended && s.lastConn != c && !slices.Contains(out[n:], s) {
+			out = append(out, s)
+		}
+	}
+	for d := range c.half {
+		add(c.half[d].msg.sess)
+	}
+	for i := range c.pending {
+		add(c.pending[i].sess)
+	}
+	return out
 }
 
 // maxGapReport caps the bytes reported lost at once for a body cut short:
@@ -855,7 +961,7 @@ func (c *gwConn) session(r gwRequest, start time.Time) *gwSession {
 	}
 	g.touch(s, start)
 	if s.lastConn != c {
-		s.lastConn = c
+		s.setConn(c)
 		if s.conns != nil {
 			if c.name == "" {
 				c.name = c.info.Client.String() + " -> " + c.info.Server.String()

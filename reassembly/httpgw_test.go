@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/msnsniff/msnsniff/dissect"
 )
 
@@ -101,13 +102,16 @@ func (s *gwRec) NoteHTTPConnection(c string) {
 func (s *gwRec) NoteEmptyPoll() { s.Polls++ }
 
 // gwStep is one call on a TCP connection of a test script: Feed of data,
-// else Gap of gap bytes (gap < 0: an unknown number), else End.
+// else Gap of gap bytes (gap < 0: an unknown number), else Evict and an
+// open End (after which a step on conn opens a new connection, as the
+// Engine does), else End.
 type gwStep struct {
-	conn int
-	dir  dissect.Dir
-	data string
-	gap  int
-	end  bool
+	conn  int
+	dir   dissect.Dir
+	data  string
+	gap   int
+	evict bool
+	end   bool
 }
 
 // gwScript is a set of TCP connections and the calls made on them. Each
@@ -173,6 +177,10 @@ func (s gwScript) run(tb testing.TB, opt GatewayOptions, sp splitter) (*gwSink, 
 			}
 		case st.gap != 0:
 			out.Gap(st.dir, t, max(st.gap, 0))
+		case st.evict:
+			out.(Evicter).Evict(t)
+			out.End(t, false)
+			streams[st.conn] = nil
 		case st.end:
 			out.End(t, true)
 		}
@@ -227,6 +235,7 @@ func chunks(body string, n int) string {
 func c2s(conn int, data string) gwStep { return gwStep{conn: conn, dir: dissect.C2S, data: data} }
 func s2c(conn int, data string) gwStep { return gwStep{conn: conn, dir: dissect.S2C, data: data} }
 func endConn(conn int) gwStep          { return gwStep{conn: conn, end: true} }
+func evictConn(conn int) gwStep        { return gwStep{conn: conn, evict: true} }
 
 const (
 	ver    = "VER 1 MSNP8 CVR0\r\n"
@@ -510,6 +519,123 @@ func TestHTTPGateway(t *testing.T) {
 	}
 }
 
+// TestHTTPGatewayEvictedConnection evicts a TCP connection (the Engine's
+// MaxConnections) in each state it can be in: every open session it
+// carried is told and ended open, after the bytes it lost; a session that
+// had moved to another connection goes on; a request of an ended session
+// starts a new, partial one; MSNP itself on the gateway port passes the
+// eviction on.
+func TestHTTPGatewayEvictedConnection(t *testing.T) {
+	one := [][2]string{{gwClient, gwHost}}
+	two := [][2]string{{gwClient, gwHost}, {"192.168.0.2:49153", gwIP}}
+	conn0, conn1 := gwClient+" -> "+gwHost, "192.168.0.2:49153 -> "+gwIP
+	evicted := func(r *gwRec) *gwRec { r.Evicted, r.EvictedLast = 1, true; return r }
+	cut := post("SessionID=954547325.13160", cvr)
+	cut = cut[:len(cut)-10]
+	tests := []struct {
+		name   string
+		script gwScript
+		want   []*gwRec
+		stats  GatewayStats
+	}{
+		{
+			name:   "idle keep-alive connection, then a request on another",
+			script: gwScript{two, steps(gwOpen, []gwStep{evictConn(0), c2s(1, post("SessionID=954547325.13160", cvr)), s2c(1, reply("954547325.2", cvrOK))})},
+			want: []*gwRec{evicted(ns(ver, verOK)), {Client: "192.168.0.2:49153", Server: gwIP, Transport: "http-gateway",
+				Data: [2]string{cvr, cvrOK}, Conns: []string{conn1}, Ends: 1}},
+			stats: GatewayStats{Connections: 2, GatewayConnections: 2, Requests: 2, Responses: 2, EvictedConnections: 1,
+				Sessions: 2, MidSessions: 1, ConnEvictedSessions: 1, FinishedSessions: 1},
+		},
+		{
+			name:   "idle keep-alive connection, then a request on it",
+			script: gwScript{one, steps(gwOpen, []gwStep{evictConn(0), c2s(0, post("SessionID=954547325.13160", cvr)), s2c(0, reply("954547325.2", cvrOK))})},
+			want: []*gwRec{evicted(ns(ver, verOK)), {Client: gwClient, Server: gwHost, Transport: "http-gateway",
+				Data: [2]string{cvr, cvrOK}, Conns: []string{conn0}, Ends: 1}},
+			stats: GatewayStats{Connections: 2, GatewayConnections: 2, Requests: 2, Responses: 2, EvictedConnections: 1,
+				Sessions: 2, MidSessions: 1, ConnEvictedSessions: 1, FinishedSessions: 1},
+		},
+		{
+			name:   "the session moved to another connection",
+			script: gwScript{two, steps(gwOpen, []gwStep{c2s(1, post("SessionID=954547325.13160", cvr)), s2c(1, reply("954547325.2", cvrOK)), evictConn(0)})},
+			want:   []*gwRec{ns(ver+cvr, verOK+cvrOK, conn0, conn1)},
+			stats: GatewayStats{Connections: 2, GatewayConnections: 2, Requests: 2, Responses: 2, EvictedConnections: 1,
+				Sessions: 1, FinishedSessions: 1},
+		},
+		{
+			name:   "request body cut",
+			script: gwScript{one, steps(gwOpen, []gwStep{c2s(0, cut), evictConn(0)})},
+			want:   []*gwRec{evicted(ns(ver+cvr[:len(cvr)-10]+"<gap 10>", verOK+"<gap 0>"))},
+			stats: GatewayStats{Connections: 1, GatewayConnections: 1, Requests: 2, Responses: 1, UnansweredRequests: 1,
+				EvictedConnections: 1, TruncatedMessages: 1, Sessions: 1, ConnEvictedSessions: 1},
+		},
+		{
+			name: "response body until close, closing the session",
+			script: gwScript{one, steps(gwOpen, []gwStep{
+				c2s(0, post("SessionID=954547325.13160", cvr)),
+				s2c(0, "HTTP/1.0 200 OK\r\nX-MSN-Messenger: SessionID=1.2; Session=close\r\n\r\n"+cvrOK),
+				evictConn(0),
+			})},
+			want: []*gwRec{evicted(ns(ver+cvr, verOK+cvrOK+"<gap 0>"))},
+			stats: GatewayStats{Connections: 1, GatewayConnections: 1, Requests: 2, Responses: 2, EvictedConnections: 1,
+				TruncatedMessages: 1, Sessions: 1, ConnEvictedSessions: 1},
+		},
+		{
+			name: "request awaiting a response, the session since on another connection",
+			script: gwScript{two, steps(gwOpen, []gwStep{
+				c2s(0, post("SessionID=954547325.13160", "PNG\r\n")),
+				c2s(1, post("SessionID=954547325.13160", cvr)),
+				s2c(1, reply("954547325.2", cvrOK)),
+				evictConn(0),
+			})},
+			want: []*gwRec{evicted(ns(ver+"PNG\r\n"+cvr, verOK+cvrOK+"<gap 0>", conn0, conn1))},
+			stats: GatewayStats{Connections: 2, GatewayConnections: 2, Requests: 3, Responses: 2, UnansweredRequests: 1,
+				EvictedConnections: 1, Sessions: 1, ConnEvictedSessions: 1},
+		},
+		{
+			name: "two sessions on the connection",
+			script: gwScript{one, []gwStep{
+				c2s(0, post("Action=open&Server=NS&IP=10.0.0.5", ver)+post("Action=open&Server=NS&IP=10.0.0.6", ver)),
+				s2c(0, reply("1.1", verOK)+reply("2.1", verOK)),
+				evictConn(0),
+			}},
+			want: []*gwRec{evicted(ns(ver, verOK)), func() *gwRec { r := evicted(ns(ver, verOK)); r.Target = "10.0.0.6:1863"; return r }()},
+			stats: GatewayStats{Connections: 1, GatewayConnections: 1, Requests: 2, Responses: 2, EvictedConnections: 1,
+				Sessions: 2, ConnEvictedSessions: 2},
+		},
+		{
+			name:   "not gateway traffic",
+			script: gwScript{one, []gwStep{c2s(0, "GET / HTTP/1.1\r\nHost: example.com\r\n\r\n"), evictConn(0)}},
+			stats:  GatewayStats{Connections: 1, NotGateway: 1, Requests: 1, EvictedConnections: 1},
+		},
+		{
+			name:   "MSNP itself on the gateway port",
+			script: gwScript{one, []gwStep{c2s(0, ver), s2c(0, verOK), evictConn(0)}},
+			want: []*gwRec{{Client: gwClient, Server: gwHost, SYN: true, Data: [2]string{ver, verOK}, Ends: 1,
+				Evicted: 1, EvictedLast: true}},
+			stats: GatewayStats{Connections: 1, DirectMSNP: 1, EvictedConnections: 1},
+		},
+	}
+	for _, tt := range tests {
+		for _, sp := range splitters {
+			t.Run(tt.name+"/"+sp.name, func(t *testing.T) {
+				sink, st := tt.script.run(t, GatewayOptions{}, sp)
+				for _, s := range sink.sessions {
+					s.Start, s.EndT = time.Time{}, time.Time{}
+				}
+				if diff := cmp.Diff(tt.want, sink.sessions, cmpopts.EquateEmpty()); diff != "" {
+					t.Errorf("sessions (-want +got):\n%s", diff)
+				}
+				if diff := cmp.Diff(tt.stats, st); diff != "" {
+					t.Errorf("stats (-want +got):\n%s", diff)
+				}
+				if ended := st.ClosedSessions + st.IdleSessions + st.EvictedSessions + st.ConnEvictedSessions + st.FinishedSessions; ended != st.Sessions {
+					t.Errorf("%d sessions opened, %d counted as ended", st.Sessions, ended)
+				}
+			})
+		}
+	}
+}
+
 // TestHTTPGatewayTimes checks the times given downstream: a session starts
 // with the connection that opened it and ends at the response that closed
 // it, or at its last message when it goes idle.
@@ -783,8 +909,9 @@ var fuzzGatewayOptions = GatewayOptions{MaxHeaderBytes: 512, MaxChunkedBody: 256
 
 // runGatewayFuzz feeds one connection's C2S bytes, then its S2C bytes, in
 // pieces of n bytes (all at once when n is 0) or, when alternate is set,
-// one piece of each in turn; then ends it and finishes.
-func runGatewayFuzz(c2sData, s2cData []byte, n int, alternate bool) (*gwSink, GatewayStats, int) {
+// one piece of each in turn; then ends it (evicted first when evict is
+// set) and finishes.
+func runGatewayFuzz(c2sData, s2cData []byte, n int, alternate, evict bool) (*gwSink, GatewayStats, int) {
 	sink := &gwSink{}
 	g := NewHTTPGateway(sink, fuzzGatewayOptions)
 	s := g.Open(dissect.ConnInfo{Client: netip.MustParseAddrPort(gwClient), Server: netip.MustParseAddrPort(gwHost), Start: gwT0, SYN: true})
@@ -820,20 +947,27 @@ func runGatewayFuzz(c2sData, s2cData []byte, n int, alternate bool) (*gwSink, Ga
 			feed(dissect.S2C, p)
 		}
 	}
-	s.End(gwT0, true)
+	if evict {
+		conn.Evict(gwT0)
+	}
+	s.End(gwT0, !evict)
 	g.Finish(gwT0)
 	return sink, g.Stats(), maxCap
 }
 
 // FuzzHTTPGateway feeds arbitrary bytes as the two directions of a gateway
-// connection: the first byte picks the piece size and whether the
-// directions alternate, and the rest is the C2S bytes, then "\x00\x00",
-// then the S2C bytes. It checks that nothing panics, that buffers stay
-// within the limits, that every session ends once and gets nothing after,
-// and that the result does not depend on how the bytes were split.
+// connection: the first byte picks the piece size, whether the directions
+// alternate and whether the connection is evicted before it ends, and the
+// rest is the C2S bytes, then "\x00\x00", then the S2C bytes. It checks
+// that nothing panics, that buffers stay within the limits, that every
+// session ends once and gets nothing after, that a session told of an
+// eviction is told once, right before its End, and ends open, and that the
+// result does not depend on how the bytes were split.
 func FuzzHTTPGateway(f *testing.F) {
 	seed := func(c2sParts, s2cParts []string) {
-		f.Add([]byte{3}, []byte(strings.Join(c2sParts, "")+"\x00\x00"+strings.Join(s2cParts, "")))
+		in := []byte(strings.Join(c2sParts, "") + "\x00\x00" + strings.Join(s2cParts, ""))
+		f.Add([]byte{3}, in)
+		f.Add([]byte{0x40 | 3}, in) // evicted
 	}
 	seed([]string{post("Action=open&Server=NS&IP=10.0.0.5", ver), post("Action=poll&SessionID=1.1", "")},
 		[]string{reply("1.1", verOK), "HTTP/1.1 200 OK\r\nX-MSN-Messenger: SessionID=1.2; Session=close\r\nContent-Length: 0\r\n\r\n"})
@@ -848,8 +982,9 @@ func FuzzHTTPGateway(f *testing.F) {
 		}
 		c2sData, s2cData, _ := bytes.Cut(in, []byte("\x00\x00"))
 		n := int(ctl[0]%16) + 1
-		whole, wholeStats, _ := runGatewayFuzz(c2sData, s2cData, 0, false)
-		split, splitStats, maxCap := runGatewayFuzz(c2sData, s2cData, n, false)
+		evict := ctl[0]&0x40 != 0
+		whole, wholeStats, _ := runGatewayFuzz(c2sData, s2cData, 0, false, evict)
+		split, splitStats, maxCap := runGatewayFuzz(c2sData, s2cData, n, false, evict)
 		// Ended on the same feed, times may differ by nothing here: all
 		// calls are at gwT0.
 		if diff := cmp.Diff(whole.sessions, split.sessions); diff != "" {
@@ -861,7 +996,7 @@ func FuzzHTTPGateway(f *testing.F) {
 		if limit := 2 * (fuzzGatewayOptions.MaxHeaderBytes + fuzzGatewayOptions.MaxChunkedBody + 16); maxCap > limit {
 			t.Errorf("a half buffer reached capacity %d, over %d", maxCap, limit)
 		}
-		alt, _, maxCap := runGatewayFuzz(c2sData, s2cData, n, ctl[0]&0x80 != 0)
+		alt, _, maxCap := runGatewayFuzz(c2sData, s2cData, n, ctl[0]&0x80 != 0, evict)
 		if limit := 2 * (fuzzGatewayOptions.MaxHeaderBytes + fuzzGatewayOptions.MaxChunkedBody + 16); maxCap > limit {
 			t.Errorf("a half buffer reached capacity %d, over %d", maxCap, limit)
 		}
@@ -869,6 +1004,10 @@ func FuzzHTTPGateway(f *testing.F) {
 			for i, s := range sink.sessions {
 				if s.Ends != 1 || s.Late != 0 {
 					t.Errorf("session %d ended %d times, %d calls after End", i+1, s.Ends, s.Late)
+				}
+				if told := s.Evicted + s.GatewayEvicted; told > 1 || (told == 1) != s.EvictedLast || (told == 1 && s.Closed) {
+					t.Errorf("session %d told of %d evictions and %d gateway evictions, last call an eviction %v, closed %v; "+
+						"want at most one, right before an open End", i+1, s.Evicted, s.GatewayEvicted, s.EvictedLast, s.Closed)
 				}
 			}
 		}
