@@ -119,9 +119,8 @@ func FuzzPayloads(f *testing.F) {
 			t.Fatalf("ParseP2P: length %d of %d bytes, SLP %d bytes", h.Length, len(b), len(h.SLP))
 		}
 		m := &Message{}
-		classify(m, b, nil, nil)
-		if len(m.Text) > maxText || len(m.Text) > len(b) {
-			t.Fatalf("classify kept %d text bytes of %d", len(m.Text), len(b))
+		if text := classify(m, b, nil, nil); len(text) > maxText || len(text) > len(b) {
+			t.Fatalf("classify kept %d text bytes of %d", len(text), len(b))
 		}
 	})
 }

@@ -73,7 +73,11 @@ type msgLog struct {
 }
 
 // add appends m and returns the offset of its flags byte.
-func (l *msgLog) add(m *Message) int {
+func (l *msgLog) add(m *Message) int { return logAdd(l, m, m.Text) }
+
+// logAdd is add with the text given apart from m, m.Text unused: the
+// dissector's is a view of the payload, copied into the log only.
+func logAdd[T string | []byte](l *msgLog, m *Message, text T) int {
 	if l.n == 0 {
 		l.loc = m.Time.Location()
 	}
@@ -108,7 +112,7 @@ func (l *msgLog) add(m *Message) int {
 	for k, s := range [...]string{m.From, m.Ack, m.Type, m.ContentType, m.Format, m.TypingUser} {
 		b = l.appendRef(b, s, &l.hint[k])
 	}
-	b = appendInline(b, m.Text)
+	b = appendInline(b, text)
 	b = binary.AppendVarint(b, m.TrID)
 	b = binary.AppendUvarint(b, uint64(max(m.Size, 0)))
 	if in := m.Invite; in != nil {
@@ -152,7 +156,7 @@ func (l *msgLog) appendRef(b []byte, s string, hint *uint8) []byte {
 	return appendInline(append(b, 1), s)
 }
 
-func appendInline(b []byte, s string) []byte {
+func appendInline[T string | []byte](b []byte, s T) []byte {
 	b = binary.AppendUvarint(b, uint64(len(s)))
 	return append(b, s...)
 }

@@ -251,7 +251,7 @@ func (s *Session) message(c *Command, from, friendly string) {
 			awaitsAck = c.HasTrID
 		}
 	}
-	classify(m, c.Payload, ch, &s.a.formats)
+	text := classify(m, c.Payload, ch, &s.a.formats)
 	if in := m.Invite; in != nil && in.Cookie != "" {
 		// An ACCEPT or CANCEL names only the cookie: take the application
 		// and file from the INVITE it answers.
@@ -271,7 +271,7 @@ func (s *Session) message(c *Command, from, friendly string) {
 	}
 	off := -1
 	if ch.log.n < maxChatMessages {
-		off = ch.log.add(m)
+		off = logAdd(&ch.log, m, text)
 	} else {
 		ch.UnlistedMessages++
 	}
@@ -295,7 +295,7 @@ func (ch *Chat) NumMessages() int { return ch.log.n }
 // AddMessage lists m, a copy of it, after the messages already listed.
 // The dissector lists a switchboard's messages itself; AddMessage is for
 // building chats by hand.
-func (ch *Chat) AddMessage(m *Message) { ch.log.add(m) }
+func (ch *Chat) AddMessage(m *Message) { logAdd(&ch.log, m, m.Text) }
 
 // setAcked records an ACK (ok) or NAK for the message at off in the log;
 // off is -1 for a message not listed.
@@ -313,8 +313,10 @@ var classifyHeaders = [...]string{"Content-Type", "X-MMS-IM-Format", "TypingUser
 
 // classify reads a MSG payload's MIME headers to decide the message type.
 // ch, when not nil, is the chat of the message, whose last header values
-// are reused when equal; formats, when not nil, shares the formats.
-func classify(m *Message, payload []byte, ch *Chat, formats *internCache) {
+// are reused when equal; formats, when not nil, shares the formats. The
+// text of a text/plain message is returned, a view of the payload, rather
+// than set in m.Text: the chat's log copies it.
+func classify(m *Message, payload []byte, ch *Chat, formats *internCache) (text []byte) {
 	// The header values are views of the payload; what the message keeps
 	// is copied, so that the payload is not kept with it.
 	var hv [len(classifyHeaders)][]byte
@@ -330,7 +332,7 @@ func classify(m *Message, payload []byte, ch *Chat, formats *internCache) {
 	switch mediaType(m.ContentType) {
 	case "text/plain":
 		m.Type = "text"
-		m.Text = string(body[:min(len(body), maxText)])
+		text = body[:min(len(body), maxText)]
 		m.Format = formats.get(hv[1])
 	case "text/x-msmsgscontrol":
 		m.Type = "typing"
@@ -372,6 +374,7 @@ func classify(m *Message, payload []byte, ch *Chat, formats *internCache) {
 			m.P2P = &h
 		}
 	}
+	return text
 }
 
 // internCache keeps recent header values that many messages of every
