@@ -36,16 +36,17 @@ type Stream interface {
 	// End is called exactly once, last. closed is true when the connection
 	// was seen to close: a FIN in both directions or a RST. It is false
 	// when the connection went idle for IdleTimeout, was replaced by a new
-	// one on the same addresses and ports, or was still open at Finish. t
-	// is the time of the packet that closed it, its last packet when it
+	// one on the same addresses and ports, or was still open at Finish,
+	// without being seen to close first. t is the time of the packet that
+	// closed it (however late it is ended), else its last packet when it
 	// went idle or was replaced, or the time passed to Finish.
 	End(t time.Time, closed bool)
 }
 
 // Evicter is implemented by a Stream that wants to know when its
 // connection is ended early to keep the number of open connections within
-// Options.MaxConnections: Evict is called, with the connection's latest
-// packet time, just before End.
+// Options.MaxConnections: Evict is called just before End, with End's time
+// (the connection's latest packet time, unless it was seen to close).
 type Evicter interface {
 	Evict(t time.Time)
 }
@@ -357,10 +358,10 @@ func (e *Engine) endFinished(t time.Time) {
 	clear(e.finished[len(kept):])
 	e.finished = kept
 	// They are ended in the order they were created, as a walk of the
-	// open streams would.
+	// open streams would, each at the packet that closed it.
 	slices.SortFunc(due, func(a, b *tcpStream) int { return cmp.Compare(a.id, b.id) })
 	for _, s := range due {
-		s.end(s.last, true)
+		s.end(s.closedAt, true)
 	}
 	clear(due)
 	e.due = due[:0]
@@ -426,9 +427,10 @@ func (e *Engine) deliverDeferred() {
 
 // Finish delivers all data still held, after a Gap for each hole that
 // remains, and ends every open Stream at time t (or the latest packet time,
-// if later), with closed=false unless its FINs or a RST were seen. Held IPv4
-// fragments are dropped. The Engine may be given more packets afterwards,
-// but then needs another Finish.
+// if later), with closed=false, except those whose FINs or a RST were seen:
+// they end closed, at the packet that closed them. Held IPv4 fragments are
+// dropped. The Engine may be given more packets afterwards, but then needs
+// another Finish.
 func (e *Engine) Finish(t time.Time) {
 	if t.Before(e.now) {
 		t = e.now

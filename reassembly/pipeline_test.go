@@ -266,6 +266,8 @@ func TestClosedConnsBounded(t *testing.T) {
 // TestFINBehindHole checks that a connection whose FINs were seen both ways
 // but whose last bytes before a FIN were lost ends once the reorder window
 // has passed, with the lost bytes as a Gap, instead of at the idle timeout.
+// It ends at the server's FIN, the packet that closed it, not at the
+// client's last ACK after it.
 func TestFINBehindHole(t *testing.T) {
 	c := newConv(t, client, server, 1000, 5000)
 	hs := c.handshake()
@@ -285,8 +287,9 @@ func TestFINBehindHole(t *testing.T) {
 	for i, p := range pkts {
 		e.Packet(p.data, captureInfo(p), layers.LinkTypeEthernet, "f", int64(i+1))
 	}
-	end := fmt.Sprintf("end 1 %v true", fin[2].ts.UnixNano())
-	gap := fmt.Sprintf("gap 1 c2s %v 10", fin[2].ts.UnixNano())
+	closing := fin[1].ts // the second FIN; fin[2] is the last ACK
+	end := fmt.Sprintf("end 1 %v true", closing.UnixNano())
+	gap := fmt.Sprintf("gap 1 c2s %v 10", closing.UnixNano())
 	if !slices.Contains(log.calls, end) || !slices.Contains(log.calls, gap) {
 		t.Fatalf("before Finish, want %q and %q; calls:\n%s", gap, end, strings.Join(log.calls, "\n"))
 	}

@@ -174,7 +174,8 @@ type tcpStream struct {
 	// closedAt is the time of the packet that closed the connection: the
 	// second FIN or the first RST accepted. The End of a closed
 	// connection is at that packet even when a hole kept the connection
-	// open in gopacket until a flush or Finish.
+	// open in gopacket until a flush, endFinished, Finish or a new SYN
+	// (see end).
 	closedAt time.Time
 
 	firstC2S bool  // the first packet went client to server
@@ -223,8 +224,11 @@ func (s *tcpStream) Accept(tcp *layers.TCP, ci gopacket.CaptureInfo, d gpreassem
 	}
 	if tcp.SYN && !tcp.ACK && nextSeq >= 0 && !(s.started[i] && tcp.Seq == s.isn[i]) {
 		// A new connection on the same addresses and ports: end this
-		// one and assemble the SYN again once gopacket let it go.
-		s.e.stats.Superseded++
+		// one and assemble the SYN again once gopacket let it go. One
+		// seen to close, held open by a hole, was not cut short.
+		if s.closedAt.IsZero() {
+			s.e.stats.Superseded++
+		}
 		s.end(s.last, false)
 		s.e.replay = true
 		return false
@@ -441,9 +445,6 @@ func (s *tcpStream) ReassemblyComplete(gpreassembly.AssemblerContext) bool {
 		t = s.e.endTime
 	}
 	closed := s.rst || s.rstSeen || (s.finSeen[0] && s.finSeen[1])
-	if closed && !s.closedAt.IsZero() {
-		t = s.closedAt
-	}
 	s.end(t, closed)
 	if closed || s.e.finishing {
 		s.e.closed.add(s.key, s.last)
@@ -453,11 +454,21 @@ func (s *tcpStream) ReassemblyComplete(gpreassembly.AssemblerContext) bool {
 
 // end reports any bytes missing before a FIN that never got delivered, calls
 // End once, and has the Engine close the halves gopacket still has open.
+// t is when the connection ends if it was not seen to close: its last
+// packet, or the time passed to Finish. A connection seen to close (the
+// second FIN or a RST accepted, closedAt) ends at the packet that closed
+// it, closed, whichever path ends it: a flush, endFinished, Finish, a new
+// SYN on its 4-tuple or eviction. Its last ACKs and retransmissions came
+// after the close and do not make it last longer. The missing bytes are
+// reported at the End time: the FIN that bounds them was seen by then.
 func (s *tcpStream) end(t time.Time, closed bool) {
 	if s.ended {
 		return
 	}
 	s.ended = true
+	if !s.closedAt.IsZero() {
+		t, closed = s.closedAt, true
+	}
 	for i := range 2 {
 		if s.finSeen[i] && !s.endSeen[i] && s.started[i] {
 			if n := int32(s.finSeq[i] - s.nextSeq[i]); n > 0 {
