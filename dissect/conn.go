@@ -12,7 +12,9 @@ type ConnInfo struct {
 	// listening on an MSNP port (or judged so by content).
 	Client netip.AddrPort
 	Server netip.AddrPort
-	// Start is the packet time of the first packet of the connection.
+	// Start is the packet time of the first packet of the connection
+	// (package reassembly gives its clock's time instead when that
+	// packet's own time is a lone jump, a damaged timestamp).
 	Start time.Time
 	// SYN is true when the connection's handshake was captured, false when
 	// the capture starts in the middle of it.

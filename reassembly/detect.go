@@ -193,6 +193,7 @@ type holdDir struct {
 // what Engine.Packet was told of it.
 type heldPacket struct {
 	ci         gopacket.CaptureInfo
+	ahead      time.Duration // see Engine.packet
 	link       layers.LinkType
 	file       string
 	num        int64
@@ -298,9 +299,9 @@ func (d *detector) oldest() *holding {
 // now. The packets of a connection not yet decided are held (see the
 // comment at the top of this file) and reported as not to be assembled;
 // when this segment decides the connection is MSNP, the packets held
-// before it are assembled first. data, ci, link, file and num are those of
-// Engine.Packet; they are copied when held.
-func (e *Engine) detect(src, dst, seg []byte, v6 bool, data []byte, ci gopacket.CaptureInfo, link layers.LinkType, file string, num int64) bool {
+// before it are assembled first. data, ci, ahead, link, file and num are
+// those of Engine.packet; they are copied when held.
+func (e *Engine) detect(src, dst, seg []byte, v6 bool, data []byte, ci gopacket.CaptureInfo, ahead time.Duration, link layers.LinkType, file string, num int64) bool {
 	if e.opt.NoDetect {
 		return false
 	}
@@ -329,7 +330,7 @@ func (e *Engine) detect(src, dst, seg []byte, v6 bool, data []byte, ci gopacket.
 		d = 1
 	}
 	before := h.size
-	p := heldPacket{ci: ci, link: link, file: file, num: num, d: d}
+	p := heldPacket{ci: ci, ahead: ahead, link: link, file: file, num: num, d: d}
 	if e.opt.OnPacket != nil {
 		p.frame[0] = len(h.buf)
 		h.buf = append(h.buf, data...)
@@ -484,7 +485,7 @@ func (e *Engine) replayHeld(h *holding) {
 		if p.d == 1 {
 			ip.src, ip.dst = b, a
 		}
-		e.assembleSegment(h.buf[p.frame[0]:p.frame[1]:p.frame[1]], &ip, p.ci, p.link, p.file, p.num)
+		e.assembleSegment(h.buf[p.frame[0]:p.frame[1]:p.frame[1]], &ip, p.ci, p.ahead, p.link, p.file, p.num)
 	}
 	e.cur = cur
 	e.det.drop(h)

@@ -39,7 +39,10 @@
 // hole for longer than ReorderWindow is delivered after a Gap, and connections
 // silent for IdleTimeout are ended. Engine.Finish delivers what is left and
 // ends the remaining Streams. IPv4 fragments are held for at most 30 s and
-// 4 MiB.
+// 4 MiB. The clock these waits follow is the latest packet time, except
+// that a lone packet more than IdleTimeout from it (a damaged timestamp)
+// does not move it; a jump that the next packet confirms is followed
+// (Engine.Packet, Stats.TimestampJumps).
 //
 // # Concurrency
 //

@@ -73,8 +73,9 @@ type Engine struct {
 	cur    current       // the packet being assembled
 	ctxs   []packetContext
 
-	now       time.Time // latest packet time seen
+	now       time.Time // the clock: latest packet time seen, see Packet
 	nextFlush time.Time
+	pend      pendingPacket // a packet far from the clock, see Packet
 
 	pending   []*tcpStream // streams whose open halves must be reset
 	replay    bool         // assemble the current packet again after pending
@@ -118,7 +119,7 @@ const maxDeferBufKeep = 1 << 20
 // current holds what the StreamFactory needs to know of the packet being
 // assembled. The slices are views into it.
 type current struct {
-	ts       time.Time
+	ts       time.Time // the packet's time on the clock (see Engine.packet)
 	v6       bool
 	src, dst []byte
 }
@@ -126,7 +127,7 @@ type current struct {
 // contextSlab is how many packet contexts are allocated at once. A context
 // is given up to the packet only when gopacket may have queued its data
 // (see newContext), but a page of out-of-order data keeps its whole slab
-// alive, so the slab is small: 16 contexts of 72 bytes.
+// alive, so the slab is small: 16 contexts of 80 bytes.
 const contextSlab = 16
 
 // NewEngine returns an Engine that reports MSNP connections to sink.
@@ -151,6 +152,17 @@ func (e *Engine) Stats() Stats { return e.stats }
 // Packet decodes one captured packet of link type link and, when it is a TCP
 // segment of an MSNP connection, assembles it. file and num (1-based) locate
 // the packet for ConnInfo. data is only used during the call.
+//
+// A packet whose time lies more than IdleTimeout from the Engine's clock
+// (see Clock) is held, copied, until the next packet or Finish says
+// whether time jumped: when the next packet is as far from the clock, on
+// the same side and not back before it (a capture paused, or sparse
+// traffic), the clock follows the held packet and both are assembled as
+// any others. Otherwise the held packet is a lone jump, a damaged
+// timestamp: it is assembled and dissected with its own time, but every
+// wait (flushes, idle timeouts, held and closed connections, fragments)
+// goes on by the clock, which it does not move, and it is counted in
+// Stats.TimestampJumps.
 func (e *Engine) Packet(data []byte, ci gopacket.CaptureInfo, link layers.LinkType, file string, num int64) {
 	e.stats.Packets++
 	e.stats.Bytes += int64(len(data))
@@ -163,8 +175,86 @@ func (e *Engine) Packet(data []byte, ci gopacket.CaptureInfo, link layers.LinkTy
 			e.stats.Last = ts
 		}
 	}
-	e.tick(ts)
-	e.cur.ts = ts
+	if e.pend.held {
+		e.settle(ts)
+	}
+	if e.farFromClock(ts) {
+		e.pend = pendingPacket{held: true, data: append(e.pend.data[:0], data...), ci: ci, link: link, file: file, num: num}
+		return
+	}
+	e.packet(data, ci, 0, link, file, num)
+}
+
+// pendingPacket is a packet whose time lies far from the Engine's clock,
+// held by Packet until the next packet says whether time jumped.
+type pendingPacket struct {
+	held bool
+	data []byte // a copy, its buffer reused
+	ci   gopacket.CaptureInfo
+	link layers.LinkType
+	file string
+	num  int64
+}
+
+// farFromClock tells whether packet time t lies more than IdleTimeout
+// from the clock, either way. IdleTimeout is the bound because a jump
+// that long would by itself end every open connection as idle at the next
+// flush, while a capture paused for less cuts none that was active just
+// before it; whatever the bound, a jump that later packets confirm is
+// followed (Packet). A zero time, or the first, sets no bound.
+func (e *Engine) farFromClock(t time.Time) bool {
+	if t.IsZero() || e.now.IsZero() {
+		return false
+	}
+	d := t.Sub(e.now)
+	return d > e.opt.IdleTimeout || d < -e.opt.IdleTimeout
+}
+
+// settle assembles the held packet. next is the time of the packet after
+// it, zero at Finish. Time jumped, and the clock follows the held packet,
+// when next lies as far from the clock on the same side and is not back
+// before the held packet by more than IdleTimeout (after it by more, for a
+// jump back). A jump back is counted in TimestampJumps all the same: a
+// capture's time does not go back by that much unless the times before
+// were wrong. Otherwise the held packet is assembled at the clock's time,
+// which it does not move, and counted.
+func (e *Engine) settle(next time.Time) {
+	p := &e.pend
+	p.held = false
+	ts := p.ci.Timestamp
+	d := ts.Sub(e.now)
+	jumped := e.farFromClock(next) && (next.After(e.now) == (d > 0))
+	if d > 0 {
+		jumped = jumped && !next.Before(ts.Add(-e.opt.IdleTimeout))
+	} else {
+		jumped = jumped && !next.After(ts.Add(e.opt.IdleTimeout))
+	}
+	switch {
+	case !jumped:
+		e.stats.TimestampJumps++
+		e.packet(p.data, p.ci, d, p.link, p.file, p.num)
+	case d < 0:
+		e.stats.TimestampJumps++
+		e.now, e.nextFlush = ts, ts.Add(e.opt.FlushInterval)
+		fallthrough
+	default:
+		e.packet(p.data, p.ci, 0, p.link, p.file, p.num)
+	}
+}
+
+// Clock returns the packet time the Engine's waits follow: the latest
+// packet time, not counting a packet that jumped away from it alone
+// (Stats.TimestampJumps), and set back by a jump back that later packets
+// confirmed.
+func (e *Engine) Clock() time.Time { return e.now }
+
+// packet is Packet for a packet that may move the clock. ahead is how far
+// its time lies ahead of the clock when it is a lone jump (negative for
+// one behind), else 0: its waits are counted from its time less ahead.
+func (e *Engine) packet(data []byte, ci gopacket.CaptureInfo, ahead time.Duration, link layers.LinkType, file string, num int64) {
+	clock := ci.Timestamp.Add(-ahead)
+	e.tick(clock)
+	e.cur.ts = clock
 
 	ipb, version, ok := e.linkPayload(data, link)
 	if !ok {
@@ -187,18 +277,19 @@ func (e *Engine) Packet(data []byte, ci gopacket.CaptureInfo, link layers.LinkTy
 		e.stats.Decode[DecodeTCP]++
 		return
 	}
-	if !e.ports.either(binary.BigEndian.Uint16(seg[0:2]), binary.BigEndian.Uint16(seg[2:4])) && !e.detect(p.src, p.dst, seg, p.v6, data, ci, link, file, num) {
+	if !e.ports.either(binary.BigEndian.Uint16(seg[0:2]), binary.BigEndian.Uint16(seg[2:4])) && !e.detect(p.src, p.dst, seg, p.v6, data, ci, ahead, link, file, num) {
 		e.stats.TCP++
 		e.stats.OtherPort++
 		return
 	}
-	e.assembleSegment(data, &p, ci, link, file, num)
+	e.assembleSegment(data, &p, ci, ahead, link, file, num)
 }
 
 // assembleSegment gives p.tcp, the TCP segment of packet data, to the
 // assembler: Packet calls it for a segment of an MSNP connection, and
-// replayHeld for a held one. The segment passed Packet's checks.
-func (e *Engine) assembleSegment(data []byte, p *ipPacket, ci gopacket.CaptureInfo, link layers.LinkType, file string, num int64) {
+// replayHeld for a held one. The segment passed Packet's checks. ahead is
+// that of packet.
+func (e *Engine) assembleSegment(data []byte, p *ipPacket, ci gopacket.CaptureInfo, ahead time.Duration, link layers.LinkType, file string, num int64) {
 	if e.opt.OnPacket != nil {
 		e.opt.OnPacket(data, ci, link)
 	}
@@ -210,7 +301,7 @@ func (e *Engine) assembleSegment(data []byte, p *ipPacket, ci gopacket.CaptureIn
 	e.stats.TCP++
 	e.stats.Assembled++
 
-	e.cur.ts, e.cur.v6, e.cur.src, e.cur.dst = ci.Timestamp, p.v6, p.src, p.dst
+	e.cur.ts, e.cur.v6, e.cur.src, e.cur.dst = ci.Timestamp.Add(-ahead), p.v6, p.src, p.dst
 	var flow gopacket.Flow
 	if p.v6 {
 		flow = gopacket.NewFlow(layers.EndpointIPv6, p.src, p.dst)
@@ -218,7 +309,7 @@ func (e *Engine) assembleSegment(data []byte, p *ipPacket, ci gopacket.CaptureIn
 		flow = gopacket.NewFlow(layers.EndpointIPv4, p.src, p.dst)
 	}
 	c := e.newContext()
-	c.ts, c.file, c.num = ci.Timestamp, file, num
+	c.ts, c.ahead, c.file, c.num = ci.Timestamp, ahead, file, num
 	c.rst = e.tcp.RST
 	e.assemble(flow, &e.tcp, c)
 }
@@ -235,7 +326,7 @@ func (e *Engine) countTruncated(ci gopacket.CaptureInfo, n int, ipTrunc bool) {
 // been queued (packetContext.queued) is never used for another packet;
 // assemble then takes the next one of the slab. Most segments arrive in
 // order and are delivered at once, so they all share one context instead of
-// allocating 72 bytes each.
+// allocating 80 bytes each.
 func (e *Engine) newContext() *packetContext {
 	if len(e.ctxs) == 0 {
 		e.ctxs = make([]packetContext, contextSlab)
@@ -426,12 +517,15 @@ func (e *Engine) deliverDeferred() {
 }
 
 // Finish delivers all data still held, after a Gap for each hole that
-// remains, and ends every open Stream at time t (or the latest packet time,
-// if later), with closed=false, except those whose FINs or a RST were seen:
+// remains, and ends every open Stream at time t (or the Engine's Clock, if
+// later), with closed=false, except those whose FINs or a RST were seen:
 // they end closed, at the packet that closed them. Held IPv4 fragments are
 // dropped. The Engine may be given more packets afterwards, but then needs
 // another Finish.
 func (e *Engine) Finish(t time.Time) {
+	if e.pend.held {
+		e.settle(time.Time{}) // no packet confirms it: a lone jump
+	}
 	if t.Before(e.now) {
 		t = e.now
 	}

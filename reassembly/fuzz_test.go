@@ -22,14 +22,17 @@ var fuzzLinks = []layers.LinkType{
 }
 
 // FuzzPacket feeds arbitrary frames to an Engine: the first byte picks the
-// link type, the second how many times the frame is repeated (at increasing
-// times, with a changed sequence number), the rest is the frame. It checks
-// that nothing panics and that every packet and stream is accounted for.
+// link type, the second how many times the frame is repeated (its low 3
+// bits; at increasing times, with a changed sequence number) and, from 128
+// up, which repetition gets a damaged time (bits 3-5) in 2100 or, with bit
+// 6, in 1970. The rest is the frame. It checks that nothing panics and
+// that every packet and stream is accounted for.
 func FuzzPacket(f *testing.F) {
 	c := newConv(f, client, server, 1000, 5000)
 	for _, p := range join(c.handshake(), []pkt{c.seg(dissect.C2S, "PA", verC), c.seg(dissect.S2C, "FA", verS)}) {
 		f.Add(append([]byte{0, 1}, p.data...))
 	}
+	f.Add(append([]byte{0, 0x80 | 2<<3 | 5}, c.seg(dissect.C2S, "PA", cvrC).data...))
 	c6 := newConv(f, "[2001:db8::1]:1042", "[2001:db8::2]:1863", 1, 1)
 	c6.link = layers.LinkTypeRaw
 	f.Add(append([]byte{3, 3}, c6.seg(dissect.C2S, "PA", verC).data...))
@@ -44,6 +47,12 @@ func FuzzPacket(f *testing.F) {
 		n := int(in[1]%8) + 1
 		for i := range n {
 			ts := t0.Add(time.Duration(i) * 7 * time.Second)
+			if in[1]&0x80 != 0 && i == int(in[1]>>3&7) {
+				ts = time.Date(2100, 1, 1, 0, 0, i, 0, time.UTC)
+				if in[1]&0x40 != 0 {
+					ts = time.Unix(int64(i), 0).UTC()
+				}
+			}
 			e.Packet(frame, gopacket.CaptureInfo{Timestamp: ts, CaptureLength: len(frame), Length: len(frame) + i%2}, link, "fuzz", int64(i+1))
 			// Move the sequence number a little, wherever it may be.
 			if len(frame) > 60 {

@@ -77,7 +77,9 @@ type Options struct {
 	// it implements Evicter. Default DefaultMaxConnections.
 	MaxConnections int
 	// IdleTimeout is the packet time after which a silent connection is
-	// ended with closed=false. Default DefaultIdleTimeout.
+	// ended with closed=false. It also bounds how far one packet's time
+	// may lie from the Engine's clock and still move it alone (see
+	// Engine.Packet). Default DefaultIdleTimeout.
 	IdleTimeout time.Duration
 	// FlushInterval is the packet time between flushes. Default
 	// DefaultFlushInterval.

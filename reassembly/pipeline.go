@@ -134,8 +134,7 @@ func runPipeline(sources []*Source, e *Engine) error {
 			}
 			rec.flush()
 		}
-		// The reader is done with m: pkts is closed.
-		e.Finish(m.last)
+		e.Finish(time.Time{})
 		rec.flush()
 	}()
 

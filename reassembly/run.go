@@ -12,11 +12,12 @@ import (
 )
 
 // Run reads every source, merges their packets by timestamp and feeds them to
-// e, then calls e.Finish with the latest packet time. Packets with equal
-// timestamps go in the order of sources, and each file keeps its own order
-// (a packet is taken when it is the earliest of the heads of the files). A
-// file that cannot be read to the end stops there while the others go on;
-// Run returns the errors of all such files joined, each a *FileError. It does
+// e, then calls e.Finish at e's Clock: the latest packet time, unless that
+// was a lone jump (Stats.TimestampJumps). Packets with equal timestamps go
+// in the order of sources, and each file keeps its own order (a packet is
+// taken when it is the earliest of the heads of the files). A file that
+// cannot be read to the end stops there while the others go on; Run
+// returns the errors of all such files joined, each a *FileError. It does
 // not close the sources.
 //
 // When more than one CPU is available (GOMAXPROCS > 1) and e has not been
@@ -46,7 +47,7 @@ func run(sources []*Source, e *Engine, pipelined bool) error {
 			e.Packet(it.data, it.ci, it.link, it.src.Name(), it.src.Packets())
 			m.advance()
 		}
-		e.Finish(m.last)
+		e.Finish(time.Time{})
 		return errors.Join(m.errs...)
 	}
 	return runPipeline(sources, e)
@@ -56,7 +57,6 @@ func run(sources []*Source, e *Engine, pipelined bool) error {
 type merger struct {
 	h    mergeHeap
 	errs []error
-	last time.Time // latest packet time taken
 }
 
 // start reads the first packet of every source.
@@ -81,11 +81,7 @@ func (m *merger) head() *mergeItem {
 	if len(m.h) == 0 {
 		return nil
 	}
-	it := &m.h[0]
-	if it.ci.Timestamp.After(m.last) {
-		m.last = it.ci.Timestamp
-	}
-	return it
+	return &m.h[0]
 }
 
 // advance reads the next packet of the source of head.

@@ -50,7 +50,9 @@ func (k DecodeKind) String() string {
 // Stats counts what an Engine did with the packets it was given. Every
 // packet is counted in Packets and in exactly one outcome: Assembled,
 // OtherPort, NonTCP, NonIP, UnsupportedLink, FragmentsHeld, IPv6Fragments or
-// one of Decode. The other fields describe packets or connections further.
+// one of Decode (a packet Engine.Packet holds because its time lies far
+// from the clock gets its outcome with the next packet or Finish). The
+// other fields describe packets or connections further.
 type Stats struct {
 	// Packets and Bytes count every packet given to Engine.Packet and its
 	// captured bytes.
@@ -63,6 +65,13 @@ type Stats struct {
 	// (snap length). When their TCP header survived, the missing payload
 	// is reported as a Gap.
 	Truncated int64
+	// TimestampJumps counts packets whose time lay more than IdleTimeout
+	// from the Engine's clock, alone: no later packet confirmed the jump,
+	// so the clock did not follow (Engine.Packet). A jump back that later
+	// packets confirmed, and the clock followed, is counted too. A capture
+	// paused for long, whose later packets go on from the new time, counts
+	// none.
+	TimestampJumps int64
 
 	// UnsupportedLink counts packets of a link type the Engine does not
 	// decode.
@@ -127,6 +136,18 @@ type Stats struct {
 	GapBytes int64
 	// UnknownGaps counts Gap calls whose size gopacket could not tell (n=0).
 	UnknownGaps int64
+}
+
+// Anomalies returns the anomalies of the capture as a whole that
+// occurred, by name: "timestamp_jump" (TimestampJumps). Counts of 0 are
+// left out, as a report leaves out the kinds of anomaly no session had.
+// The slice is the caller's.
+func (s Stats) Anomalies() []Count {
+	var c []Count
+	if s.TimestampJumps > 0 {
+		c = append(c, Count{"timestamp_jump", s.TimestampJumps})
+	}
+	return c
 }
 
 // Count is a named count.

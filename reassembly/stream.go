@@ -16,7 +16,8 @@ import (
 // may have been queued belongs to its packet and is never changed
 // afterwards; one that was not is used again (Engine.newContext).
 type packetContext struct {
-	ts        time.Time
+	ts        time.Time     // the packet's own time, which Feed and Gap carry
+	ahead     time.Duration // how far ts lies from the clock, for a lone jump (Engine.packet)
 	file      string
 	num       int64
 	anc       [1]any // holds the context itself, see GetCaptureInfo
@@ -25,11 +26,17 @@ type packetContext struct {
 	queued    bool // gopacket may have kept pages of the packet, see Accept
 }
 
-// GetCaptureInfo returns the packet's timestamp, with the context itself in
-// AncillaryData[0] so that ScatterGather.CaptureInfo leads back to it.
+// GetCaptureInfo returns the packet's time on the clock, with the context
+// itself in AncillaryData[0] so that ScatterGather.CaptureInfo leads back
+// to it. gopacket times its flushes of held data and idle connections by
+// this timestamp, as Accept does the connection's last packet and close.
 func (c *packetContext) GetCaptureInfo() gopacket.CaptureInfo {
-	return gopacket.CaptureInfo{Timestamp: c.ts, AncillaryData: c.anc[:]}
+	return gopacket.CaptureInfo{Timestamp: c.clock(), AncillaryData: c.anc[:]}
 }
+
+// clock returns the packet's time on the Engine's clock: its own time,
+// unless it is a lone jump (Engine.Packet).
+func (c *packetContext) clock() time.Time { return c.ts.Add(-c.ahead) }
 
 // contextOf returns the packetContext behind ac, or nil.
 func contextOf(ac gpreassembly.AssemblerContext) *packetContext {
@@ -62,7 +69,7 @@ func (f *factory) New(netFlow, tcpFlow gopacket.Flow, tcp *layers.TCP, ac gpreas
 	}
 	sp, dp := uint16(tcp.SrcPort), uint16(tcp.DstPort)
 	key, swapped := e.curKey(sp, dp)
-	if e.closed.late(key, tcp.SYN, c.ts) {
+	if e.closed.late(key, tcp.SYN, c.clock()) {
 		// gopacket let the connection go when it closed: this is one of
 		// its last ACKs or retransmissions.
 		e.stats.Late++
@@ -97,7 +104,7 @@ func (f *factory) New(netFlow, tcpFlow gopacket.Flow, tcp *layers.TCP, ac gpreas
 	info := dissect.ConnInfo{
 		Client:     src,
 		Server:     dst,
-		Start:      c.ts,
+		Start:      c.clock(), // not a lone jump's time: sessions are linked and ordered by it
 		SYN:        syn,
 		File:       c.file,
 		Packet:     c.num,
@@ -114,7 +121,7 @@ func (f *factory) New(netFlow, tcpFlow gopacket.Flow, tcp *layers.TCP, ac gpreas
 		swapped:  swapped,
 		key:      key,
 		fsm:      *gpreassembly.NewTCPSimpleFSM(gpreassembly.TCPSimpleFSMOptions{SupportMissingEstablishment: true}),
-		last:     c.ts,
+		last:     c.clock(),
 	}
 	s.out = e.sink.Open(info)
 	if s.out == nil {
@@ -156,7 +163,7 @@ type tcpStream struct {
 	e       *Engine
 	out     Stream
 	pipe    *pipeStream // out, when the Sink is a pipelined Run's recorder
-	last    time.Time   // latest packet time of the connection
+	last    time.Time   // latest packet time of the connection, on the clock
 	fsm     gpreassembly.TCPSimpleFSM
 	nextSeq [2]uint32 // sequence number after the last byte delivered
 	isn     [2]uint32 // sequence number of the SYN of each half (assumed for a forced start)
