@@ -54,7 +54,9 @@ type Capture struct {
 	// Skipped counts packets not analysed, by reason (non_ip, non_tcp,
 	// other_port, decode_error, ...); every reason is listed, 0 or not.
 	Skipped []Count `json:"skipped"`
-	// Anomalies totals the sessions' anomalies by kind.
+	// Anomalies totals the sessions' anomalies by kind, with those of the
+	// capture as a whole (timestamp_jump: a packet whose time lay far from
+	// the capture's clock, alone, so that timeouts did not follow it).
 	Anomalies []Count `json:"anomalies"`
 	// Errors lists input failures (a damaged file, a read error), each
 	// naming the file and where.

@@ -2,11 +2,15 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/msnsniff/msnsniff/internal/capgen"
 )
 
@@ -190,5 +194,65 @@ func TestDamagedCaptures(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestTimestampJumpReport adds to the msnp7 capture, in the middle of the
+// notification session, a retransmission of the client's CHG whose record
+// time was damaged to 2100. It carries no new bytes, so the report must be
+// the undamaged capture's but for the capture's last packet time and a
+// timestamp_jump anomaly: no session cut in two, ended early or left open
+// by a clock that jumped 76 years ahead.
+func TestTimestampJumpReport(t *testing.T) {
+	tr := readTranscript(t, "msnp7-login")
+	pkts, err := capgen.Packets(tr, capgen.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	chg := packetWith(t, pkts, "CHG 9 NLN", 0)
+	far := time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)
+	again := pkts[chg]
+	again.Time = far
+	damaged := slices.Insert(slices.Clone(pkts), chg+1, again)
+	dir := t.TempDir()
+	report := func(name string, p []capgen.Packet) map[string]any {
+		t.Helper()
+		var b bytes.Buffer
+		if err := capgen.WritePcap(&b, capgen.Ethernet, 262144, p); err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, stderr, code := runCLI(t, nil, "-T", "json", "-q", path)
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		var doc map[string]any
+		if err := json.Unmarshal([]byte(out), &doc); err != nil {
+			t.Fatal(err)
+		}
+		return doc
+	}
+	want := report("clean.pcap", pkts)
+	got := report("damaged.pcap", damaged)
+	capture, wantCapture := got["capture"].(map[string]any), want["capture"].(map[string]any)
+	if last, _ := capture["last"].(string); last != far.Format("2006-01-02T15:04:05.000000Z") {
+		t.Errorf("capture.last = %v, want the damaged packet's time", capture["last"])
+	}
+	jumps := []any{map[string]any{"name": "timestamp_jump", "count": float64(1)}}
+	if diff := cmp.Diff(jumps, capture["anomalies"]); diff != "" {
+		t.Errorf("capture.anomalies (-want +got):\n%s", diff)
+	}
+	for _, k := range []string{"connections", "skipped", "errors"} {
+		if diff := cmp.Diff(wantCapture[k], capture[k]); diff != "" {
+			t.Errorf("capture.%s differs from the undamaged capture's (-want +got):\n%s", k, diff)
+		}
+	}
+	delete(got, "capture")
+	delete(want, "capture")
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("report differs from the undamaged capture's (-want +got):\n%s", diff)
 	}
 }

@@ -97,7 +97,7 @@ func captureLive(ctx context.Context, cfg config, live *reassembly.Live, rep *re
 		errs = append(errs, err.Error())
 		complete = false
 	}
-	gw.Finish(eng.Stats().Last)
+	gw.Finish(eng.Clock())
 	info, err := live.Info()
 	if err != nil {
 		fail(err)

@@ -324,7 +324,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			fail(err)
 			inputErrs = append(inputErrs, strings.Split(err.Error(), "\n")...)
 		}
-		gw.Finish(eng.Stats().Last)
+		gw.Finish(eng.Clock())
 		gwCounts = gw.Stats().Counts()
 		capture = captureReport(sources, eng.Stats(), inputErrs)
 	}
@@ -334,7 +334,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			capture.Errors = append(capture.Errors, err.Error())
 		}
 	}
-	capture.Anomalies = rep.AnomalyTotals()
+	capture.Anomalies = mergeCounts(rep.AnomalyTotals(), capture.Anomalies)
 	capture.Gateway = []report.Count{}
 	if len(cfg.gateway.ports) > 0 {
 		for _, c := range gwCounts {
@@ -361,6 +361,21 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 type sink struct{ a *dissect.Analyzer }
 
 func (s sink) Open(c dissect.ConnInfo) reassembly.Stream { return s.a.Open(c) }
+
+// mergeCounts returns the counts of a and b together, in name order (as
+// Output.AnomalyTotals gives them), adding those of the same name.
+func mergeCounts(a, b []report.Count) []report.Count {
+	out := slices.Clone(a)
+	for _, c := range b {
+		if i := slices.IndexFunc(out, func(o report.Count) bool { return o.Name == c.Name }); i >= 0 {
+			out[i].Count += c.Count
+		} else {
+			out = append(out, c)
+		}
+	}
+	slices.SortFunc(out, func(x, y report.Count) int { return strings.Compare(x.Name, y.Name) })
+	return out
+}
 
 func summarizeAnomalies(w io.Writer, counts []report.Count) {
 	if len(counts) == 0 {
@@ -393,6 +408,9 @@ func captureReport(sources []*reassembly.Source, st reassembly.Stats, errs []str
 		c.Last = &report.Time{Time: st.Last}
 	}
 	c.Connections = int(st.Connections)
+	for _, k := range st.Anomalies() {
+		c.Anomalies = append(c.Anomalies, report.Count{Name: k.Name, Count: k.Count})
+	}
 	for _, k := range st.Skipped() {
 		c.Skipped = append(c.Skipped, report.Count{Name: k.Name, Count: k.Count})
 	}
