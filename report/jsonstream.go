@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"runtime"
 	"slices"
@@ -96,12 +97,14 @@ type jsonReport struct {
 }
 
 // The index entries hold no pointers, so that the collector does not
-// scan them: a 1 GB capture has 150,000 sessions.
+// scan them: a 1 GB capture has 150,000 sessions. They are read back at
+// the end, and what grows with the whole capture's sessions is kept
+// small: 32 bytes a session.
 type spooled struct {
 	start stamp
-	id    int
+	id    int32
+	n     int32
 	off   int64
-	n     int
 }
 
 type spooledConv struct {
@@ -385,7 +388,7 @@ func (j *jsonReport) readIndex() (userSessions map[string][]int, err error) {
 	j.sessions = slices.Grow(j.sessions[:0], j.finals)
 	j.convs = slices.Grow(j.convs[:0], j.finalConvs)
 	interned := map[string]string{}
-	var chunk []string
+	var chunk, scratch []string
 	for {
 		kind, err := br.ReadByte()
 		if err == io.EOF {
@@ -405,10 +408,20 @@ func (j *jsonReport) readIndex() (userSessions map[string][]int, err error) {
 		if u[4] > uint64(j.idx.size) {
 			return nil, errors.New("report: reading back the JSON index: bad name count")
 		}
-		if uint64(cap(chunk)-len(chunk)) < u[4] {
-			chunk = make([]string, 0, max(4096, int(u[4])))
+		if kind == recSession && (u[1] > math.MaxInt32 || u[3] > math.MaxInt32) {
+			return nil, fmt.Errorf("report: session %d: %d bytes of JSON, more than the report handles", u[1], u[3])
 		}
-		names := chunk[len(chunk):]
+		// A session's name (its user) is only looked up; a conversation's
+		// are kept, cut from a shared chunk.
+		var names []string
+		if kind == recConv {
+			if uint64(cap(chunk)-len(chunk)) < u[4] {
+				chunk = make([]string, 0, max(4096, int(u[4])))
+			}
+			names = chunk[len(chunk):]
+		} else {
+			names = scratch[:0]
+		}
 		for range u[4] {
 			l, err := binary.ReadUvarint(br)
 			if err == nil && l > uint64(j.idx.size) {
@@ -428,10 +441,14 @@ func (j *jsonReport) readIndex() (userSessions map[string][]int, err error) {
 			}
 			names = append(names, n)
 		}
-		chunk = chunk[:len(chunk)+len(names)]
+		if kind == recConv {
+			chunk = chunk[:len(chunk)+len(names)]
+		} else {
+			scratch = names
+		}
 		switch kind {
 		case recSession:
-			j.sessions = append(j.sessions, spooled{start: start, id: int(u[1]), off: int64(u[2]), n: int(u[3])})
+			j.sessions = append(j.sessions, spooled{start: start, id: int32(u[1]), off: int64(u[2]), n: int32(u[3])})
 			if len(names) == 1 && names[0] != "" {
 				userSessions[names[0]] = append(userSessions[names[0]], int(u[1]))
 			}
@@ -550,7 +567,7 @@ var pieceBufs = sync.Pool{New: func() any { return new([]byte) }}
 func (j *jsonReport) session(i int) (*Session, error) {
 	e := j.sessions[i]
 	var s Session
-	if err := j.decodePiece(e.off, e.n, "", &s); err != nil {
+	if err := j.decodePiece(e.off, int(e.n), "", &s); err != nil {
 		return nil, fmt.Errorf("report: reading back session %d: %w", e.id, err)
 	}
 	return &s, nil
@@ -629,9 +646,12 @@ func (j *jsonReport) writeDocument(w io.Writer, c Capture) error {
 	var buf []byte
 	jw.array(len(j.sessions), func(i int) {
 		e := j.sessions[i]
-		buf, jw.err = j.sp.read(buf, e.off, e.n)
+		buf, jw.err = j.sp.read(buf, e.off, int(e.n))
 		jw.bytes(buf)
 	})
+	// The sessions' index, which grows with the capture, is done with:
+	// the users are built without it.
+	j.sessions = nil
 	jw.raw(",\n  \"conversations\": ")
 	jw.array(len(j.convs), func(i int) {
 		e := j.convs[i]

@@ -23,8 +23,9 @@ import (
 var stageNames = []string{"reassembly", "dissect", "ndjson"}
 
 // extraStages are run on request (msnbench stage json FILE), not by the
-// harness: the whole JSON report, in process, for profiling.
-var extraStages = []string{"json"}
+// harness: the whole JSON report or the tables, in process, for
+// profiling.
+var extraStages = []string{"json", "table"}
 
 // runStage implements "msnbench stage NAME FILE".
 func runStage(args []string, stdout, stderr io.Writer) int {
@@ -80,7 +81,7 @@ func runStage(args []string, stdout, stderr io.Writer) int {
 		sink = cs
 	case "dissect":
 		sink = analyzerSink{dissect.NewAnalyzer(nopHandler{}, dissect.Limits{})}
-	case "ndjson", "json":
+	case "ndjson", "json", "table":
 		out = report.NewOutput(io.Discard, report.Options{Format: report.Format(args[0])})
 		sink = analyzerSink{dissect.NewAnalyzer(out, dissect.Limits{})}
 	}
