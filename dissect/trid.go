@@ -93,6 +93,13 @@ func (s *Session) match(c *Command) *Transaction {
 	} else if tx.Status == StatusPending {
 		tx.Status = StatusOK
 	}
+	if tx.Verb == "MSG" {
+		// A MSG's arguments tell only whether it awaits a reply
+		// (settleUnanswered); answered, it lets them go, and the line
+		// they were cut from with them, for the rest of the session.
+		tx.Args = nil
+		tx.buf[0], tx.buf[1] = "", ""
+	}
 	return tx
 }
 
