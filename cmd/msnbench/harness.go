@@ -56,7 +56,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		msnsniff = fs.String("msnsniff", "", "msnsniff binary to measure (default: go build it from the current module into a temporary directory)")
 		format   = fs.String("format", "json", "msnsniff output `format` (-T)")
 		tshark   = fs.String("tshark", "tshark", "tshark binary; empty to skip tshark")
-		only     = fs.StringSlice("tools", nil, "measure only these `tools`: read, decode, msnsniff, tshark-conv, tshark-msnms,\nand stages (msnsniff stopped after reassembly, dissection and the NDJSON report:\nstage-reassembly, stage-dissect, stage-ndjson); default all but the stages")
+		only     = fs.StringSlice("tools", nil, "measure only these `tools`: read, decode, msnsniff, tshark-conv, tshark-msnms,\nmsnsniff-nolimit (msnsniff --memory-limit 0), and stages (msnsniff stopped after\nreassembly, dissection and the NDJSON report: stage-reassembly, stage-dissect,\nstage-ndjson); default all but the stages and msnsniff-nolimit")
 	)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
@@ -93,8 +93,11 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		tools = append(tools, tool{"msnsniff to " + st, func(f string) []string { return []string{self, "stage", st, f} }})
 		keys = append(keys, "stage-"+st)
 	}
-	tools = append(tools, tool{"msnsniff", func(f string) []string { return []string{*msnsniff, "-T", *format, "-o", os.DevNull, "-q", f} }})
-	keys = append(keys, "msnsniff")
+	tools = append(tools, tool{"msnsniff", func(f string) []string { return []string{*msnsniff, "-T", *format, "-o", os.DevNull, "-q", f} }},
+		tool{"msnsniff --memory-limit 0", func(f string) []string {
+			return []string{*msnsniff, "--memory-limit", "0", "-T", *format, "-o", os.DevNull, "-q", f}
+		}})
+	keys = append(keys, "msnsniff", "msnsniff-nolimit")
 	if *tshark != "" {
 		if path, err := exec.LookPath(*tshark); err == nil {
 			tools = append(tools,
@@ -108,9 +111,10 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if len(*only) == 0 {
-		// The stages are measured on request only.
+		// The stages and msnsniff without its memory limit are measured
+		// on request only.
 		for _, k := range keys {
-			if !strings.HasPrefix(k, "stage-") {
+			if !strings.HasPrefix(k, "stage-") && k != "msnsniff-nolimit" {
 				*only = append(*only, k)
 			}
 		}
@@ -130,7 +134,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		}
 		tools, keys = kept, keptKeys
 	}
-	if slices.Contains(keys, "msnsniff") && *msnsniff == "" {
+	if (slices.Contains(keys, "msnsniff") || slices.Contains(keys, "msnsniff-nolimit")) && *msnsniff == "" {
 		dir, err := os.MkdirTemp("", "msnbench")
 		if err != nil {
 			fmt.Fprintf(stderr, "msnbench: %v\n", err)
@@ -156,6 +160,10 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	}
 
 	loadStart := loadAvg()
+	nameWidth := 0
+	for _, t := range tools {
+		nameWidth = max(nameWidth, len(t.name))
+	}
 	samples := make([][][]sample, len(files)) // [file][tool][round]
 	for i := range files {
 		samples[i] = make([][]sample, len(tools))
@@ -169,7 +177,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 					return exitFail
 				}
 				samples[i][j] = append(samples[i][j], s)
-				fmt.Fprintf(stderr, "round %d/%d  %-20s %-28s %7.2fs  %6.0f MiB\n", r+1, *rounds, t.name, filepath.Base(f),
+				fmt.Fprintf(stderr, "round %d/%d  %-*s %-28s %7.2fs  %6.0f MiB\n", r+1, *rounds, nameWidth, t.name, filepath.Base(f),
 					s.wall.Seconds(), float64(s.maxRSS)/(1<<20))
 			}
 		}
