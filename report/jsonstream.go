@@ -187,6 +187,7 @@ func (j *jsonReport) encode(e *event) {
 		for i, p := range c.Participants {
 			users[i] = p.User
 		}
+		j.putConvRow(&c, users)
 		j.index(recConv, stampOf(e.start), e.seq, off, n, users...)
 	}
 }
@@ -456,6 +457,51 @@ func (j *jsonReport) readIndex() (userSessions map[string][]int, err error) {
 			j.convs = append(j.convs, spooledConv{start: start, seq: int(u[1]), off: int64(u[2]), n: int(u[3]), users: names})
 		}
 	}
+}
+
+// convRow is what the conversations table shows of a conversation. It is
+// spooled right after the conversation, its length first (4 bytes), so
+// that the table does not decode every message back to count them.
+type convRow struct {
+	Server    string   `json:"s"`
+	SessionID string   `json:"i"`
+	Sessions  []int    `json:"n"`
+	Users     []string `json:"u"`
+	Messages  int      `json:"m"`
+}
+
+func (j *jsonReport) putConvRow(c *Conversation, users []string) {
+	if j.err != nil {
+		return
+	}
+	b, err := json.Marshal(convRow{Server: c.Server, SessionID: c.SessionID, Sessions: c.Sessions, Users: users, Messages: len(c.Messages)})
+	if err == nil {
+		j.rec = binary.BigEndian.AppendUint32(j.rec[:0], uint32(len(b)))
+		if _, err = j.sp.write(j.rec); err == nil {
+			_, err = j.sp.write(b)
+		}
+	}
+	j.err = cmp.Or(j.err, err)
+}
+
+// conversationRow reads back the i-th conversation's row. It is safe for
+// concurrent use once the report is prepared.
+func (j *jsonReport) conversationRow(i int) (convRow, error) {
+	e := j.convs[i]
+	bp := pieceBufs.Get().(*[]byte)
+	defer pieceBufs.Put(bp)
+	b, err := j.readPiece(bp, e.off+int64(e.n), 4)
+	var r convRow
+	if err == nil {
+		b, err = j.readPiece(bp, e.off+int64(e.n)+4, int(binary.BigEndian.Uint32(b)))
+	}
+	if err == nil {
+		err = json.Unmarshal(b, &r)
+	}
+	if err != nil {
+		return r, fmt.Errorf("report: reading back conversation %d: %w", i+1, err)
+	}
+	return r, nil
 }
 
 // putContacts spools a contact list as a compact JSON array.

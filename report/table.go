@@ -24,6 +24,7 @@ type tableSource interface {
 	session(i int) (*Session, error) // in report order
 	numConversations() int
 	conversation(i int) (*Conversation, error)
+	conversationRow(i int) (convRow, error) // what the conversations table shows
 	users() ([]User, error)
 }
 
@@ -254,15 +255,15 @@ func (p *tablePrinter) conversations(src tableSource) {
 	n := src.numConversations()
 	rows := make([][]string, 0, n)
 	err := inOrder(n, tableWorkers(), func(_, i int) decoded[[]string] {
-		c, err := src.conversation(i)
+		c, err := src.conversationRow(i)
 		if err != nil {
 			return decoded[[]string]{err: err}
 		}
-		names := make([]string, 0, len(c.Participants))
-		for _, x := range c.Participants {
-			names = append(names, p.s(x.User))
+		names := make([]string, 0, len(c.Users))
+		for _, u := range c.Users {
+			names = append(names, p.s(u))
 		}
-		return decoded[[]string]{v: []string{strconv.Itoa(c.ID), c.Server, orDash(p.s(c.SessionID)), ints(c.Sessions), strings.Join(names, " "), strconv.Itoa(len(c.Messages))}}
+		return decoded[[]string]{v: []string{strconv.Itoa(i + 1), c.Server, orDash(p.s(c.SessionID)), ints(c.Sessions), strings.Join(names, " "), strconv.Itoa(c.Messages)}}
 	}, func(_ int, r decoded[[]string]) error {
 		rows = append(rows, r.v)
 		return r.err
