@@ -154,13 +154,18 @@ func (f *framer) resynced(s lineSink, t time.Time) {
 	}
 }
 
-// gap accounts for n bytes that were never captured at time t.
+// gap accounts for n bytes that were never captured at time t; n 0 means
+// an unknown number. A gap of known size that fits inside a payload of
+// known length is skipped by length and framing stays in sync. Any other
+// gap ends the current payload (the rest of it counts as lost: it was not
+// received as part of it) and cuts the current line, and framing
+// resynchronises at the next plausible command line: a gap of unknown
+// size may have held the payload's end, and the next command's start.
+// The stream offset moves past a gap of known size only.
 func (f *framer) gap(s lineSink, t time.Time, n int) {
-	if n <= 0 {
-		return
-	}
+	n = max(n, 0)
 	if f.need > 0 {
-		if n <= f.need {
+		if n > 0 && n <= f.need {
 			// Inside a payload of known length: skip it and stay in sync.
 			f.need -= n
 			f.lost += n
@@ -171,9 +176,11 @@ func (f *framer) gap(s lineSink, t time.Time, n int) {
 			}
 			return
 		}
-		n -= f.need
+		if n > 0 {
+			n -= f.need
+			f.off += int64(f.need)
+		}
 		f.lost += f.need
-		f.off += int64(f.need)
 		f.need = 0
 		s.payloadEnd(t, f.lost)
 		f.lost = 0

@@ -156,6 +156,103 @@ func TestGapBetweenLinesResyncs(t *testing.T) {
 	}
 }
 
+// TestGapUnknownSize feeds gaps whose size reassembly could not tell
+// (Gap with n 0): each is a gap_unknown_size anomaly, counted in
+// UnknownGaps and not in Lost, and framing loses sync as after a gap of
+// known size that does not fit in the current payload.
+func TestGapUnknownSize(t *testing.T) {
+	tests := []struct {
+		name         string
+		before, gap  string // S2C bytes before and after the gap
+		verbs        string
+		kinds        string
+		payloadLost  int // of the first command
+		gapOff       int64
+		resyncOffset int64
+	}{
+		{
+			name:   "between lines",
+			before: "NLN NLN a@b.c A\r\nILN 1 NL", gap: "de%20x\r\nFLN a@b.c\r\n",
+			verbs: "NLN FLN", kinds: "gap_unknown_size,truncated_line,resync",
+			gapOff: 25, resyncOffset: 25,
+		},
+		{
+			// The payload may have ended inside the gap: it is cut, and the
+			// bytes after the gap are not taken as its rest.
+			name:   "inside a payload",
+			before: "MSG a b 10\r\nabc", gap: "xyz\r\nNLN NLN a@b.c A\r\n",
+			verbs: "MSG NLN", kinds: "gap_unknown_size,truncated_payload,resync",
+			payloadLost: 7, gapOff: 15, resyncOffset: 15,
+		},
+		{
+			name:   "at a line start",
+			before: "NLN NLN a@b.c A\r\n", gap: "FLN a@b.c\r\n",
+			verbs: "NLN FLN", kinds: "gap_unknown_size",
+			gapOff: 17,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &recorder{}
+			s := NewAnalyzer(r, Limits{}).Open(ConnInfo{SYN: true, Start: t0})
+			s.Feed(S2C, t0, []byte(tt.before))
+			s.Gap(S2C, t0, 0)
+			s.Feed(S2C, t0, []byte(tt.gap))
+			s.End(t0, true)
+			var verbs, kinds []string
+			for _, c := range r.cmds {
+				verbs = append(verbs, c.Verb)
+			}
+			for _, a := range r.anomalies {
+				kinds = append(kinds, a.Kind)
+				switch a.Kind {
+				case "gap_unknown_size":
+					if a.Bytes != 0 || a.Offset != tt.gapOff || a.Dir != S2C || !strings.Contains(a.Detail, "unknown") {
+						t.Errorf("gap anomaly %+v; want bytes 0, offset %d, s2c, a detail saying the size is unknown", a, tt.gapOff)
+					}
+				case "resync":
+					if a.Offset != tt.resyncOffset {
+						t.Errorf("resync at offset %d, want %d", a.Offset, tt.resyncOffset)
+					}
+				}
+			}
+			if got := strings.Join(verbs, " "); got != tt.verbs {
+				t.Errorf("verbs = %q, want %q", got, tt.verbs)
+			}
+			if got := strings.Join(kinds, ","); got != tt.kinds {
+				t.Errorf("anomalies = %q, want %q", got, tt.kinds)
+			}
+			if len(r.cmds) > 0 && r.cmds[0].PayloadLost != tt.payloadLost {
+				t.Errorf("payload lost = %d, want %d", r.cmds[0].PayloadLost, tt.payloadLost)
+			}
+			if s.UnknownGaps != [2]int{0, 1} || s.Lost != [2]int64{} {
+				t.Errorf("unknown gaps %v, lost %v; want [0 1], [0 0]", s.UnknownGaps, s.Lost)
+			}
+			if want := int64(len(tt.before) + len(tt.gap)); s.Bytes[S2C] != want {
+				t.Errorf("bytes = %d, want %d (the bytes seen)", s.Bytes[S2C], want)
+			}
+		})
+	}
+}
+
+// TestGapUnknownSizeC2SKeepsOrphans checks that a reply whose request may
+// have been lost in a C2S gap of unknown size is not blamed on the
+// traffic (unknown_trid), as with a gap of known size.
+func TestGapUnknownSizeC2SKeepsOrphans(t *testing.T) {
+	for _, n := range []int{0, 20} {
+		r := &recorder{}
+		s := NewAnalyzer(r, Limits{}).Open(ConnInfo{SYN: true, Start: t0})
+		s.Gap(C2S, t0, n)
+		s.Feed(S2C, t0, []byte("CHG 9 NLN 0\r\n"))
+		s.End(t0, true)
+		for _, a := range r.anomalies {
+			if a.Kind == "unknown_trid" {
+				t.Errorf("gap of %d: %+v", n, a)
+			}
+		}
+	}
+}
+
 func TestMidStreamStart(t *testing.T) {
 	r := &recorder{}
 	s := NewAnalyzer(r, Limits{}).Open(ConnInfo{SYN: false, Start: t0})

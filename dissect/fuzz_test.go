@@ -30,6 +30,7 @@ func FuzzSession(f *testing.F) {
 	f.Add([]byte("\x01\x00MSG a b 5\r\nhelloNLN NLN a b\r\n"))
 	f.Add([]byte("\x02\x00MSG a b 99999999999\r\n\r\n\n\n"))
 	f.Add([]byte("\x07\x0bADL 1 3\r\nabcADL 1 OK\r\nADL 0 2\r\nxyPUT 2 OK 1\r\nz"))
+	f.Add([]byte("\x81\x17MSG 2 A 10\r\nhello worldPNG\r\nMSG a b 5\r\nhelloNLN NLN a@b.c A\r\n"))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		if len(in) < 2 {
 			return
@@ -45,8 +46,10 @@ func FuzzSession(f *testing.F) {
 		}
 		lim := Limits{MaxLine: 64, MaxPayload: 256, RetainPayload: 32, MaxPending: 4, MaxTransactions: 8}
 		sizes := [][]int{{1}, {2}, {3, 1}, {5}, {7, 2}, {11}, {1, 1, 30}, {64}}[mode&7]
-		whole, wk := runStreamSync(t, c2s, s2c, nil, lim, mode&8 == 0)
-		split, sk := runStreamSync(t, c2s, s2c, sizes, lim, mode&8 == 0)
+		// Bit 7 puts a gap of unknown size in the middle of each direction.
+		gap := mode&0x80 != 0
+		whole, wk := runStreamSync(t, c2s, s2c, nil, lim, mode&8 == 0, gap)
+		split, sk := runStreamSync(t, c2s, s2c, sizes, lim, mode&8 == 0, gap)
 		if strings.Join(whole, "\n") != strings.Join(split, "\n") {
 			t.Fatalf("split %v changes the commands:\n%q\nvs\n%q", sizes, whole, split)
 		}
@@ -57,20 +60,32 @@ func FuzzSession(f *testing.F) {
 }
 
 // runStreamSync is runStream with a choice of starting in sync (a SYN was
-// seen) or not.
-func runStreamSync(t testing.TB, c2s, s2c string, sizes []int, lim Limits, syn bool) ([]string, []string) {
+// seen) or not, and of a gap of unknown size in the middle of each
+// direction.
+func runStreamSync(t testing.TB, c2s, s2c string, sizes []int, lim Limits, syn, gap bool) ([]string, []string) {
 	r := &recorder{}
 	a := NewAnalyzer(r, lim)
 	s := a.Open(ConnInfo{SYN: syn, Start: t0})
 	for d, in := range []string{c2s, s2c} {
 		b := []byte(in)
-		for i := 0; len(b) > 0; i++ {
+		gapAt := -1
+		if gap {
+			gapAt = len(b) / 2
+		}
+		for i, fed := 0, 0; len(b) > 0; i++ {
+			if fed == gapAt {
+				s.Gap(Dir(d), t0, 0)
+			}
 			k := len(b)
 			if len(sizes) > 0 {
 				k = min(sizes[i%len(sizes)], len(b))
 			}
+			if fed < gapAt {
+				k = min(k, gapAt-fed)
+			}
 			s.Feed(Dir(d), t0, b[:k])
 			b = b[k:]
+			fed += k
 		}
 	}
 	s.End(t0, true)

@@ -28,7 +28,7 @@ func (s *Session) orphan(c *Command) {
 // giveUp reports an orphan that no request claimed.
 func (s *Session) giveUp(c *Command) {
 	// A reply to a request the capture lost is no fault of the traffic.
-	if s.Conn.SYN && s.Lost[C2S] == 0 {
+	if s.Conn.SYN && s.Lost[C2S] == 0 && s.UnknownGaps[C2S] == 0 {
 		s.anomaly(Anomaly{Kind: "unknown_trid", Time: c.Time, Dir: c.Dir, Offset: c.Offset,
 			Detail: "reply to a TrID no client command used", Line: quote([]byte(c.Line()))})
 	}

@@ -182,6 +182,11 @@ type Session struct {
 	Bytes [2]int64
 	// Lost counts bytes never captured per direction.
 	Lost [2]int64
+	// UnknownGaps counts, per direction, the gaps whose size the
+	// reassembly could not tell (Gap with n 0): their bytes are in neither
+	// Lost nor Bytes, so both are then lower bounds, and the offsets after
+	// such a gap count only the bytes seen.
+	UnknownGaps [2]int
 	// UnmatchedReplies counts server lines whose TrID no client command
 	// used.
 	UnmatchedReplies int
@@ -319,16 +324,30 @@ func (s *Session) Feed(d Dir, t time.Time, b []byte) {
 	h.fr.feed(h, t, b)
 }
 
-// Gap tells the session that n bytes of direction d were never captured.
+// Gap tells the session that n bytes of direction d were never captured;
+// n 0 (or less) means an unknown number of them (reassembly.Stream.Gap).
+// A gap of known size is a "gap" anomaly with its size and counts in Lost
+// and Bytes; one of unknown size is a "gap_unknown_size" anomaly (its
+// Bytes 0, as for anomalies without a byte count) and counts in
+// UnknownGaps. Framing treats both alike: a gap of known size inside a
+// payload is skipped by length, any other gap loses sync (see
+// framer.gap).
 func (s *Session) Gap(d Dir, t time.Time, n int) {
-	if s.Done || d > S2C || n <= 0 {
+	if s.Done || d > S2C {
 		return
 	}
 	s.touch(t)
-	s.Bytes[d] += int64(n)
-	s.Lost[d] += int64(n)
 	h := &s.half[d]
-	s.anomaly(Anomaly{Kind: "gap", Time: t, Dir: d, Offset: h.fr.off, Bytes: n, Detail: "bytes never captured"})
+	if n <= 0 {
+		n = 0
+		s.UnknownGaps[d]++
+		s.anomaly(Anomaly{Kind: "gap_unknown_size", Time: t, Dir: d, Offset: h.fr.off,
+			Detail: "bytes never captured, how many is unknown; later offsets in this direction count only the bytes seen"})
+	} else {
+		s.Bytes[d] += int64(n)
+		s.Lost[d] += int64(n)
+		s.anomaly(Anomaly{Kind: "gap", Time: t, Dir: d, Offset: h.fr.off, Bytes: n, Detail: "bytes never captured"})
+	}
 	h.fr.gap(h, t, n)
 }
 

@@ -507,6 +507,8 @@ func appendSessionFields(in *indenter, dst []byte, s *Session) []byte {
 	dst = appendDirCount(in, dst, &s.Bytes)
 	dst = in.key(dst, `,"lost_bytes":`)
 	dst = appendInt(dst, s.LostBytes)
+	dst = in.key(dst, `,"unknown_size_gaps":`)
+	dst = appendInt(dst, int64(s.UnknownSizeGaps))
 	dst = in.key(dst, `,"unmatched_replies":`)
 	dst = appendInt(dst, int64(s.UnmatchedReplies))
 	dst = in.key(dst, `,"evicted_pending":`)

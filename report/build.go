@@ -40,6 +40,7 @@ func newSession(s *dissect.Session, txs []Transaction) Session {
 		Commands:             DirCount{int64(s.Commands[dissect.C2S]), int64(s.Commands[dissect.S2C])},
 		Bytes:                DirCount{s.Bytes[dissect.C2S], s.Bytes[dissect.S2C]},
 		LostBytes:            s.Lost[dissect.C2S] + s.Lost[dissect.S2C],
+		UnknownSizeGaps:      s.UnknownGaps[dissect.C2S] + s.UnknownGaps[dissect.S2C],
 		UnmatchedReplies:     s.UnmatchedReplies,
 		EvictedPending:       s.EvictedPending,
 		UnlistedTransactions: s.UnlistedTransactions,

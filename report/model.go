@@ -166,6 +166,10 @@ type Session struct {
 	Bytes    DirCount  `json:"bytes"`
 	// LostBytes counts bytes never captured, both directions.
 	LostBytes int64 `json:"lost_bytes"`
+	// UnknownSizeGaps counts the gaps, both directions, whose size the
+	// reassembly could not tell (a lost HTTP-gateway response, a broken
+	// connection); their bytes are in neither LostBytes nor Bytes.
+	UnknownSizeGaps int `json:"unknown_size_gaps"`
 	// UnmatchedReplies counts server lines with a TrID no client command
 	// used.
 	UnmatchedReplies int `json:"unmatched_replies"`

@@ -438,6 +438,9 @@ func (p *tablePrinter) session(s *Session, verbose bool) {
 	if s.LostBytes > 0 {
 		p.printf(", %d lost", s.LostBytes)
 	}
+	if s.UnknownSizeGaps > 0 {
+		p.printf(", %d gap(s) of unknown size", s.UnknownSizeGaps)
+	}
 	p.printf("\n")
 	if len(s.Transactions) > 0 {
 		p.printf("  Transactions:\n")

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/msnsniff/msnsniff/dissect"
+)
+
+// The tests here check that what the HTTP gateway loses or leaves out
+// reaches the report, in the session it belongs to.
+
+// gwLossReport is what these tests read of a -T json report.
+type gwLossReport struct {
+	Capture struct {
+		Gateway []struct {
+			Name  string `json:"name"`
+			Count int    `json:"count"`
+		} `json:"gateway"`
+	} `json:"capture"`
+	Sessions []gwLossSession `json:"sessions"`
+}
+
+type gwLossSession struct {
+	ID              int  `json:"id"`
+	LostBytes       int  `json:"lost_bytes"`
+	UnknownSizeGaps *int `json:"unknown_size_gaps"`
+	Anomalies       []struct {
+		Kind   string `json:"kind"`
+		Dir    string `json:"dir"`
+		Bytes  int    `json:"bytes"`
+		Line   string `json:"line"`
+		Detail string `json:"detail"`
+	} `json:"anomalies"`
+}
+
+// kinds returns the session's anomaly kinds, with their directions.
+func (s gwLossSession) kinds() string {
+	var k []string
+	for _, a := range s.Anomalies {
+		k = append(k, a.Kind+"/"+a.Dir)
+	}
+	return strings.Join(k, " ")
+}
+
+func (r *gwLossReport) gateway(name string) int {
+	for _, c := range r.Capture.Gateway {
+		if c.Name == name {
+			return c.Count
+		}
+	}
+	return -1
+}
+
+// runLossReport runs -T json with args and reads the report.
+func runLossReport(t *testing.T, args ...string) *gwLossReport {
+	t.Helper()
+	out, stderr, code := runCLI(t, nil, append([]string{"-T", "json"}, args...)...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var r gwLossReport
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	return &r
+}
+
+// TestGatewayUnknownSizeGaps checks that a response the gateway never saw
+// reaches its session as a gap of unknown size: a request pushed out by
+// the limit of 16 pipelined requests per connection, and a chunked
+// response cut short by the end of its connection. Each is a
+// gap_unknown_size anomaly in the server's direction, counted in
+// unknown_size_gaps and not in lost_bytes; the other sessions lose
+// nothing.
+func TestGatewayUnknownSizeGaps(t *testing.T) {
+	const (
+		usr   = "USR 1 a@b.c 1.2.3\r\n"
+		usrOK = "USR 1 OK a@b.c A\r\n"
+	)
+	t.Run("request pushed out of the pipeline", func(t *testing.T) {
+		const n = 16 + 1 // reassembly.DefaultGatewayMaxPipelined + 1
+		var g gwTranscript
+		c := g.conn("192.168.0.2:49152")
+		for range n {
+			g.send(0, c, dissect.C2S, gwRequest("Action=open&Server=SB&IP=10.0.0.5", usr))
+		}
+		// The gateway answers the 16 requests it still pairs: the
+		// response to the first is never seen.
+		for i := 2; i <= n; i++ {
+			g.send(0, c, dissect.S2C, gwResponse(fmt.Sprintf("%d.1", i), usrOK, true))
+		}
+		r := runLossReport(t, g.write(t))
+		if len(r.Sessions) != n {
+			t.Fatalf("%d sessions, want %d", len(r.Sessions), n)
+		}
+		for _, s := range r.Sessions {
+			want, gaps := "", 0
+			if s.ID == 1 {
+				want, gaps = "gap_unknown_size/s2c", 1
+			}
+			if s.kinds() != want || s.UnknownSizeGaps == nil || *s.UnknownSizeGaps != gaps || s.LostBytes != 0 {
+				t.Errorf("session %d: anomalies %q, unknown_size_gaps %v, lost_bytes %d; want %q, %d, 0",
+					s.ID, s.kinds(), s.UnknownSizeGaps, s.LostBytes, want, gaps)
+			}
+			if s.ID == 1 && len(s.Anomalies) > 0 {
+				if a := s.Anomalies[0]; a.Bytes != 0 || !strings.Contains(a.Detail, "unknown") {
+					t.Errorf("session 1 gap: bytes %d, detail %q; want 0 and a detail saying the size is unknown", a.Bytes, a.Detail)
+				}
+			}
+		}
+		if got := r.gateway("gateway_evicted_requests"); got != 1 {
+			t.Errorf("gateway_evicted_requests = %d, want 1", got)
+		}
+	})
+	t.Run("chunked response cut by the end of the connection", func(t *testing.T) {
+		var g gwTranscript
+		c := g.conn("192.168.0.2:49152")
+		g.exchange(0, c, gwRequest("Action=open&Server=NS&IP=10.0.0.5", "VER 1 MSNP8 CVR0\r\n"),
+			"HTTP/1.1 200 OK\r\nX-MSN-Messenger: SessionID=1.1; GW-IP=10.0.0.80\r\nTransfer-Encoding: chunked\r\n\r\n"+
+				"d\r\nVER 1 MSNP8\r\n\r\n5\r\nCVR 2")
+		r := runLossReport(t, g.write(t))
+		if len(r.Sessions) != 1 {
+			t.Fatalf("%d sessions, want 1", len(r.Sessions))
+		}
+		s := r.Sessions[0]
+		if s.kinds() != "gap_unknown_size/s2c" || s.UnknownSizeGaps == nil || *s.UnknownSizeGaps != 1 || s.LostBytes != 0 {
+			t.Errorf("session: anomalies %q, unknown_size_gaps %v, lost_bytes %d; want gap_unknown_size/s2c, 1, 0",
+				s.kinds(), s.UnknownSizeGaps, s.LostBytes)
+		}
+		if got := r.gateway("gateway_truncated_messages"); got != 1 {
+			t.Errorf("gateway_truncated_messages = %d, want 1", got)
+		}
+		// The table says so too.
+		out, stderr, code := runCLI(t, nil, g.write(t))
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		if !strings.Contains(out, "1 gap(s) of unknown size") || !strings.Contains(out, "gap_unknown_size") {
+			t.Errorf("table output does not show the gap of unknown size:\n%s", out)
+		}
+	})
+}
