@@ -37,7 +37,10 @@ type ConnInfo struct {
 }
 
 // NoteHTTPConnection records a TCP connection (as "client -> server")
-// that carried part of an HTTP-gateway session; repeats are ignored.
+// that carried part of an HTTP-gateway session. A connection listed
+// already is ignored; beyond maxHTTPConnections a connection is not listed
+// but counted in UnlistedHTTPConnections, so the caller notes each
+// connection once (reassembly's HTTPGateway does).
 func (s *Session) NoteHTTPConnection(conn string) {
 	for _, c := range s.HTTPConnections {
 		if c == conn {
@@ -46,12 +49,15 @@ func (s *Session) NoteHTTPConnection(conn string) {
 	}
 	if len(s.HTTPConnections) < maxHTTPConnections {
 		s.HTTPConnections = append(s.HTTPConnections, conn)
+		return
 	}
+	s.UnlistedHTTPConnections++
 }
 
 // NoteEmptyPoll counts a gateway poll that carried no data either way.
 func (s *Session) NoteEmptyPoll() { s.EmptyPolls++ }
 
 // maxHTTPConnections bounds the HTTP connections listed per gateway
-// session; the client opens one per few requests at most.
+// session; the client opens one per few requests at most, so a session
+// polling every 2 s lists its first hour or so of connections.
 const maxHTTPConnections = 1024

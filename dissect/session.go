@@ -169,9 +169,11 @@ type Session struct {
 	// OwnStatus lists the session user's own status changes (CHG).
 	OwnStatus []PresenceEvent
 	// HTTPConnections lists the TCP connections of an HTTP-gateway
-	// session; EmptyPolls counts its polls without data.
-	HTTPConnections []string
-	EmptyPolls      int
+	// session, up to a limit; UnlistedHTTPConnections counts those beyond
+	// it, and EmptyPolls its polls without data.
+	HTTPConnections         []string
+	UnlistedHTTPConnections int
+	EmptyPolls              int
 	// LinkNote says why a switchboard session has no Parent, when it
 	// should have one.
 	LinkNote string

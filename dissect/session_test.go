@@ -1,6 +1,7 @@
 package dissect
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -140,5 +141,18 @@ func TestEvictions(t *testing.T) {
 				t.Errorf("counts %v, closed %v, %d ends; want 1 %s, open, 1 end", s.AnomalyCounts, s.Closed, len(r.ended), tt.kind)
 			}
 		})
+	}
+}
+
+// TestNoteHTTPConnectionLimit checks that the HTTP connections beyond the
+// listing limit are counted, and that a listed one noted again is not.
+func TestNoteHTTPConnectionLimit(t *testing.T) {
+	s := NewAnalyzer(&recorder{}, Limits{}).Open(ConnInfo{SYN: true, Start: t0, Transport: "http-gateway"})
+	for i := range maxHTTPConnections + 6 {
+		s.NoteHTTPConnection(fmt.Sprintf("192.168.0.2:%d -> 10.0.0.80:80", 10000+i))
+	}
+	s.NoteHTTPConnection("192.168.0.2:10000 -> 10.0.0.80:80")
+	if len(s.HTTPConnections) != maxHTTPConnections || s.UnlistedHTTPConnections != 6 {
+		t.Errorf("%d listed, %d unlisted; want %d, 6", len(s.HTTPConnections), s.UnlistedHTTPConnections, maxHTTPConnections)
 	}
 }

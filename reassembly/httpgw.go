@@ -572,6 +572,8 @@ type gwConn struct {
 	// cur lists the open sessions whose latest request the connection
 	// carried (their lastConn), in no particular order.
 	cur []*gwSession
+	// noted lists the sessions that noted the connection (see note).
+	noted []*gwSession
 	// evicted is set when the Engine evicts the connection: its End then
 	// ends the sessions it carried.
 	evicted bool
@@ -962,7 +964,7 @@ func (c *gwConn) session(r gwRequest, start time.Time) *gwSession {
 	g.touch(s, start)
 	if s.lastConn != c {
 		s.setConn(c)
-		if s.conns != nil {
+		if s.conns != nil && c.note(s) {
 			if c.name == "" {
 				c.name = c.info.Client.String() + " -> " + c.info.Server.String()
 			}
@@ -970,6 +972,22 @@ func (c *gwConn) session(r gwRequest, start time.Time) *gwSession {
 		}
 	}
 	return s
+}
+
+// note records that the connection carried a request of s, and reports
+// whether it is the first: each connection is noted once per session
+// (NoteHTTPConnection), even when the session goes back to a connection
+// it used before. Ended sessions are let go as the list grows, so it
+// holds at most twice the sessions open at once.
+func (c *gwConn) note(s *gwSession) bool {
+	if slices.Contains(c.noted, s) {
+		return false
+	}
+	if len(c.noted) == cap(c.noted) {
+		c.noted = slices.DeleteFunc(c.noted, func(x *gwSession) bool { return x.ended })
+	}
+	c.noted = append(c.noted, s)
+	return true
 }
 
 // response handles a complete response header block in the S2C half.
@@ -1289,6 +1307,7 @@ func (c *gwConn) drop() {
 	}
 	c.state = connDropped
 	c.pending = nil
+	c.noted = nil
 	c.half = [2]httpHalf{}
 }
 

@@ -90,14 +90,9 @@ func (s *gwRec) End(t time.Time, closed bool) {
 	s.EndT = t
 }
 
-func (s *gwRec) NoteHTTPConnection(c string) {
-	for _, x := range s.Conns {
-		if x == c {
-			return
-		}
-	}
-	s.Conns = append(s.Conns, c)
-}
+// NoteHTTPConnection records every call: the gateway notes each
+// connection once per session, so a repeat shows in Conns.
+func (s *gwRec) NoteHTTPConnection(c string) { s.Conns = append(s.Conns, c) }
 
 func (s *gwRec) NoteEmptyPoll() { s.Polls++ }
 
@@ -295,6 +290,26 @@ func TestHTTPGateway(t *testing.T) {
 			want: []*gwRec{ns(ver+cvr, verOK+cvrOK+msgHdr, gwClient+" -> "+gwHost, "192.168.0.2:49153 -> "+gwIP)},
 			stats: GatewayStats{Connections: 2, GatewayConnections: 2, Requests: 3, Responses: 3, Sessions: 1,
 				FinishedSessions: 1},
+		},
+		{
+			// Each connection is noted once, however often the session
+			// goes back to it.
+			name: "session alternating between two connections",
+			script: gwScript{two, steps(gwOpen, []gwStep{
+				c2s(1, post("SessionID=954547325.13160", cvr)),
+				s2c(1, reply("954547325.2", cvrOK)),
+				c2s(0, post("Action=poll&SessionID=954547325.2", "")),
+				s2c(0, reply("954547325.3", msgHdr)),
+				c2s(1, post("Action=poll&SessionID=954547325.3", "")),
+				s2c(1, reply("954547325.4", "")),
+			})},
+			want: []*gwRec{func() *gwRec {
+				r := ns(ver+cvr, verOK+cvrOK+msgHdr, gwClient+" -> "+gwHost, "192.168.0.2:49153 -> "+gwIP)
+				r.Polls = 1
+				return r
+			}()},
+			stats: GatewayStats{Connections: 2, GatewayConnections: 2, Requests: 4, Responses: 4, Sessions: 1,
+				FinishedSessions: 1, EmptyPolls: 1},
 		},
 		{
 			name: "empty poll and Session=close",

@@ -465,6 +465,8 @@ func appendSessionFields(in *indenter, dst []byte, s *Session) []byte {
 	dst = appendString(dst, s.Transport)
 	dst = in.key(dst, `,"http_connections":`)
 	dst = appendStrings(in, dst, s.HTTPConnections)
+	dst = in.key(dst, `,"unlisted_http_connections":`)
+	dst = appendInt(dst, int64(s.UnlistedHTTPConnections))
 	dst = in.key(dst, `,"empty_polls":`)
 	dst = appendInt(dst, int64(s.EmptyPolls))
 	dst = in.key(dst, `,"user":`)

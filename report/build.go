@@ -59,6 +59,7 @@ func newSession(s *dissect.Session, txs []Transaction) Session {
 		r.Transport = "tcp"
 	}
 	r.HTTPConnections = nonNil(s.HTTPConnections)
+	r.UnlistedHTTPConnections = s.UnlistedHTTPConnections
 	r.EmptyPolls = s.EmptyPolls
 	if s.Parent > 0 {
 		r.Parent = ptr(s.Parent)

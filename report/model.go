@@ -124,10 +124,13 @@ type Session struct {
 	DetectedBy string `json:"detected_by"`
 	// Transport is "tcp", or "http-gateway" for MSNP through the HTTP
 	// gateway; then HTTPConnections lists the TCP connections used
-	// ("client -> server") and EmptyPolls counts polls without data.
-	Transport       string   `json:"transport"`
-	HTTPConnections []string `json:"http_connections"`
-	EmptyPolls      int      `json:"empty_polls"`
+	// ("client -> server"), the first 1024 of them;
+	// UnlistedHTTPConnections counts the others; and EmptyPolls counts
+	// polls without data.
+	Transport               string   `json:"transport"`
+	HTTPConnections         []string `json:"http_connections"`
+	UnlistedHTTPConnections int      `json:"unlisted_http_connections"`
+	EmptyPolls              int      `json:"empty_polls"`
 	// User is the session's own user (from its login), empty when not
 	// seen.
 	User string `json:"user"`

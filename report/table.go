@@ -366,7 +366,11 @@ func (p *tablePrinter) session(s *Session, verbose bool) {
 		p.printf("  link:     %s\n", s.LinkNote)
 	}
 	if s.Transport != "" && s.Transport != "tcp" {
-		p.printf("  via:      %s, %d HTTP connection(s), %d empty poll(s)\n", s.Transport, len(s.HTTPConnections), s.EmptyPolls)
+		p.printf("  via:      %s, %d HTTP connection(s)", s.Transport, len(s.HTTPConnections)+s.UnlistedHTTPConnections)
+		if s.UnlistedHTTPConnections > 0 {
+			p.printf(" (%d beyond the %d listed)", s.UnlistedHTTPConnections, len(s.HTTPConnections))
+		}
+		p.printf(", %d empty poll(s)\n", s.EmptyPolls)
 	}
 	if len(s.Version.Offered) > 0 || s.Version.Selected != nil || s.Version.Refused {
 		sel := "no reply"

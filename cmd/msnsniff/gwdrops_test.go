@@ -24,10 +24,12 @@ type gwLossReport struct {
 }
 
 type gwLossSession struct {
-	ID              int  `json:"id"`
-	LostBytes       int  `json:"lost_bytes"`
-	UnknownSizeGaps *int `json:"unknown_size_gaps"`
-	Anomalies       []struct {
+	ID                      int      `json:"id"`
+	HTTPConnections         []string `json:"http_connections"`
+	UnlistedHTTPConnections *int     `json:"unlisted_http_connections"`
+	LostBytes               int      `json:"lost_bytes"`
+	UnknownSizeGaps         *int     `json:"unknown_size_gaps"`
+	Anomalies               []struct {
 		Kind   string `json:"kind"`
 		Dir    string `json:"dir"`
 		Bytes  int    `json:"bytes"`
@@ -142,4 +144,46 @@ func TestGatewayUnknownSizeGaps(t *testing.T) {
 			t.Errorf("table output does not show the gap of unknown size:\n%s", out)
 		}
 	})
+}
+
+// TestGatewayUnlistedHTTPConnections runs a gateway session over more TCP
+// connections than a session lists (1024), going back to one of them at
+// the end: the ones beyond the list are counted, each once, in
+// unlisted_http_connections, and the table counts them all.
+func TestGatewayUnlistedHTTPConnections(t *testing.T) {
+	if testing.Short() {
+		t.Skip("1030 TCP connections")
+	}
+	const n = 1024 + 6
+	var g gwTranscript
+	conns := make([]int, n)
+	for i := range conns {
+		conns[i] = g.conn(fmt.Sprintf("192.168.%d.%d:49152", 1+i/250, 1+i%250))
+	}
+	g.exchange(0, conns[0], gwRequest("Action=open&Server=NS&IP=10.0.0.5", "VER 1 MSNP8 CVR0\r\n"),
+		gwResponse("1.1", "VER 1 MSNP8\r\n", false))
+	for i := 1; i < n; i++ {
+		g.exchange(0, conns[i], gwRequest(fmt.Sprintf("Action=poll&SessionID=1.%d", i), ""),
+			gwResponse(fmt.Sprintf("1.%d", i+1), "", false))
+	}
+	// Back to a connection beyond the list: it is not counted again.
+	g.exchange(0, conns[n-3], gwRequest(fmt.Sprintf("Action=poll&SessionID=1.%d", n), ""),
+		gwResponse(fmt.Sprintf("1.%d", n+1), "", true))
+	path := g.write(t)
+	r := runLossReport(t, path)
+	if len(r.Sessions) != 1 {
+		t.Fatalf("%d sessions, want 1", len(r.Sessions))
+	}
+	s := r.Sessions[0]
+	if len(s.HTTPConnections) != 1024 || s.UnlistedHTTPConnections == nil || *s.UnlistedHTTPConnections != n-1024 {
+		t.Errorf("%d HTTP connections listed, unlisted_http_connections %v; want 1024, %d",
+			len(s.HTTPConnections), s.UnlistedHTTPConnections, n-1024)
+	}
+	out, stderr, code := runCLI(t, nil, path)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if want := fmt.Sprintf("%d HTTP connection(s) (%d beyond the 1024 listed)", n, n-1024); !strings.Contains(out, want) {
+		t.Errorf("table output does not say %q:\n%s", want, out)
+	}
 }
