@@ -139,7 +139,9 @@ type GatewayStats struct {
 	// but not for /gateway/gateway.dll.
 	NotHTTP int64
 	// DirectMSNP counts connections on a gateway port that carried MSNP
-	// itself, not HTTP; each is dissected as a plain MSNP connection.
+	// itself, not HTTP; each is dissected as a plain MSNP connection. A
+	// connection whose first MSNP line was cut short, by its end or by a
+	// gap, before it could be sniffed is one of them (see heldMSNP).
 	DirectMSNP int64
 	NotGateway int64
 	// Broken counts gateway connections given up: a malformed message, or
@@ -616,9 +618,16 @@ func (c *gwConn) Feed(d dissect.Dir, t time.Time, b []byte) {
 }
 
 // Gap implements Stream. Bytes lost inside a body of known length reach
-// the session as lost; lost anywhere else, they break the connection.
+// the session as lost; lost anywhere else, they break the connection, and
+// the session of a message they cut short loses an unknown number of
+// bytes. A connection that showed only the start of an MSNP command line
+// (heldMSNP) is dissected as MSNP on the gateway port, and the gap goes to
+// its session.
 func (c *gwConn) Gap(d dissect.Dir, t time.Time, n int) {
 	c.g.tick(t)
+	if c.direct == nil && c.heldMSNP() {
+		c.goDirect()
+	}
 	if c.direct != nil {
 		c.direct.Gap(d, t, n)
 		return
@@ -662,10 +671,19 @@ func (c *gwConn) Evict(t time.Time) {
 // End implements Stream. A response that lasts until the connection closes
 // is complete, unless the connection was evicted; any other unfinished
 // message was cut short, and requests still waiting are unanswered. The
-// sessions an evicted connection carried end (see Evict).
+// sessions an evicted connection carried end (see Evict). A connection
+// that showed only the start of an MSNP command line (heldMSNP) is
+// dissected as MSNP on the gateway port, so that its session reports the
+// cut line.
 func (c *gwConn) End(t time.Time, closed bool) {
 	g := c.g
 	g.tick(t)
+	if c.direct == nil && c.heldMSNP() {
+		c.goDirect()
+		if c.evicted {
+			evictStream(c.direct, t)
+		}
+	}
 	if c.direct != nil {
 		c.direct.End(t, closed)
 		c.direct = nil
@@ -1249,6 +1267,14 @@ func (c *gwConn) passThrough(t time.Time) bool {
 	if !ok {
 		return false
 	}
+	c.goDirect()
+	return true
+}
+
+// goDirect makes the connection a plain MSNP session (DetectedBy
+// "content"), fed with the bytes its halves hold, each at the time of its
+// first byte.
+func (c *gwConn) goDirect() {
 	c.g.stats.DirectMSNP++
 	info := c.info
 	info.DetectedBy = "content"
@@ -1262,7 +1288,38 @@ func (c *gwConn) passThrough(t time.Time) bool {
 		}
 	}
 	c.half = [2]httpHalf{}
-	return true
+}
+
+// heldMSNP reports whether a connection not yet known to be HTTP holds,
+// in some half, the start of an MSNP command line that no line end has
+// completed yet: a known verb followed by a space or the line's CR, then
+// what may be its parameters (mayStartLine), and not the start of an
+// HTTP request line with the same verb ("PUT /x"). Nothing else it holds
+// may be a checked HTTP start line. When the connection ends (or loses
+// bytes) holding it, the connection is MSNP on the gateway port whose
+// first line was cut, and is dissected as such: the dissector reports the
+// cut line (truncated_line), as it does for a connection on an MSNP port.
+func (c *gwConn) heldMSNP() bool {
+	if c.state != connUnknown {
+		return false
+	}
+	found := false
+	for d := range c.half {
+		h := &c.half[d]
+		switch {
+		case len(h.buf) == 0:
+		case h.lineOK || h.state != hsHead:
+			return false
+		case len(h.buf) >= 4 && bytes.IndexByte(h.buf, '\n') < 0 && mayStartLine(h.buf):
+			if rest := h.buf[4:]; bytes.HasPrefix(rest, []byte("/")) || bytes.HasPrefix(rest, []byte("http://")) {
+				return false
+			}
+			found = true
+		default:
+			return false
+		}
+	}
+	return found
 }
 
 // mayBeMSNP reports whether b may still grow into an MSNP command line:

@@ -424,6 +424,46 @@ func TestHTTPGateway(t *testing.T) {
 			stats: GatewayStats{Connections: 1, DirectMSNP: 1},
 		},
 		{
+			// As on an MSNP port, the session reports the cut line.
+			name:   "MSNP line cut by the end of the connection",
+			script: gwScript{one, []gwStep{c2s(0, "VER 1 MSNP8 CVR0"), endConn(0)}},
+			want: []*gwRec{{Client: gwClient, Server: gwHost, SYN: true, Data: [2]string{"VER 1 MSNP8 CVR0", ""},
+				Ends: 1, Closed: true}},
+			stats: GatewayStats{Connections: 1, DirectMSNP: 1},
+		},
+		{
+			name:   "server's MSNP line cut by the end of the connection",
+			script: gwScript{one, []gwStep{s2c(0, "VER 1 MSNP8\r"), endConn(0)}},
+			want: []*gwRec{{Client: gwClient, Server: gwHost, SYN: true, Data: [2]string{"", "VER 1 MSNP8\r"},
+				Ends: 1, Closed: true}},
+			stats: GatewayStats{Connections: 1, DirectMSNP: 1},
+		},
+		{
+			name: "MSNP line cut by a gap",
+			script: gwScript{one, []gwStep{c2s(0, "VER 1 MSNP8 CV"), {conn: 0, dir: dissect.C2S, gap: 3},
+				c2s(0, cvr), s2c(0, verOK)}},
+			want: []*gwRec{{Client: gwClient, Server: gwHost, SYN: true,
+				Data: [2]string{"VER 1 MSNP8 CV<gap 3>" + cvr, verOK}}},
+			stats: GatewayStats{Connections: 1, DirectMSNP: 1},
+		},
+		{
+			name:   "MSNP line cut by an eviction",
+			script: gwScript{one, []gwStep{c2s(0, "VER 1 MSNP8 CVR0"), evictConn(0)}},
+			want: []*gwRec{{Client: gwClient, Server: gwHost, SYN: true, Data: [2]string{"VER 1 MSNP8 CVR0", ""},
+				Ends: 1, Evicted: 1, EvictedLast: true}},
+			stats: GatewayStats{Connections: 1, DirectMSNP: 1, EvictedConnections: 1},
+		},
+		{
+			name:   "HTTP request line cut by the end of the connection",
+			script: gwScript{one, []gwStep{c2s(0, "PUT /gateway/gateway.dll?Action=open HTTP/1.1"), endConn(0)}},
+			stats:  GatewayStats{Connections: 1, TruncatedMessages: 1},
+		},
+		{
+			name:   "too short to tell",
+			script: gwScript{one, []gwStep{c2s(0, "VER"), endConn(0)}},
+			stats:  GatewayStats{Connections: 1, TruncatedMessages: 1},
+		},
+		{
 			name: "other HTTP is not the gateway",
 			script: gwScript{one, []gwStep{
 				c2s(0, "GET /index.html HTTP/1.1\r\nHost: example.com\r\n\r\n"),

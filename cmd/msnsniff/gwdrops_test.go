@@ -3,10 +3,14 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/msnsniff/msnsniff/dissect"
+	"github.com/msnsniff/msnsniff/internal/capgen"
 )
 
 // The tests here check that what the HTTP gateway loses or leaves out
@@ -25,6 +29,10 @@ type gwLossReport struct {
 
 type gwLossSession struct {
 	ID                      int      `json:"id"`
+	Server                  string   `json:"server"`
+	Closed                  bool     `json:"closed"`
+	Transport               string   `json:"transport"`
+	DetectedBy              string   `json:"detected_by"`
 	HTTPConnections         []string `json:"http_connections"`
 	UnlistedHTTPConnections *int     `json:"unlisted_http_connections"`
 	LostBytes               int      `json:"lost_bytes"`
@@ -185,5 +193,55 @@ func TestGatewayUnlistedHTTPConnections(t *testing.T) {
 	}
 	if want := fmt.Sprintf("%d HTTP connection(s) (%d beyond the 1024 listed)", n, n-1024); !strings.Contains(out, want) {
 		t.Errorf("table output does not say %q:\n%s", want, out)
+	}
+}
+
+// TestGatewayDirectMSNPCutLine sends MSNP itself (not HTTP) to the
+// gateway port, a first line that the end of the connection cuts before
+// its CRLF: the connection is reported as on an MSNP port, its session
+// with the cut line (truncated_line), whichever side sent it.
+func TestGatewayDirectMSNPCutLine(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		dir  dissect.Dir
+		line string
+		kind string
+	}{
+		{"client", dissect.C2S, "VER 1 MSNP8 CVR0", "truncated_line/c2s"},
+		{"server", dissect.S2C, "VER 1 MSNP8\r", "truncated_line/s2c"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var reports []*gwLossReport
+			for _, server := range []string{"10.0.0.80:1863", "10.0.0.80:80"} {
+				tr := &dissect.Transcript{
+					Conns:  []dissect.TranscriptConn{{Client: netip.MustParseAddrPort("192.168.0.2:49152"), Server: netip.MustParseAddrPort(server)}},
+					Events: []dissect.TranscriptEvent{{Conn: 0, Dir: tt.dir, Data: []byte(tt.line)}},
+				}
+				path := filepath.Join(t.TempDir(), "cut.pcap")
+				if err := os.WriteFile(path, generate(t, tr, capgen.Options{}, false), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				reports = append(reports, runLossReport(t, path))
+			}
+			for i, r := range reports {
+				if len(r.Sessions) != 1 {
+					t.Fatalf("report %d: %d sessions, want 1", i, len(r.Sessions))
+				}
+				s := r.Sessions[0]
+				line := ""
+				if len(s.Anomalies) > 0 {
+					line = s.Anomalies[0].Line
+				}
+				if s.kinds() != tt.kind || line != tt.line || s.Transport != "tcp" || !s.Closed {
+					t.Errorf("session to %s: anomalies %q (line %q), transport %s, closed %v; want %s of %q, tcp, closed",
+						s.Server, s.kinds(), line, s.Transport, s.Closed, tt.kind, tt.line)
+				}
+			}
+			if r := reports[1]; r.Sessions[0].DetectedBy != "content" || r.gateway("gateway_direct_msnp") != 1 ||
+				r.gateway("gateway_truncated_messages") != 0 {
+				t.Errorf("gateway port: detected_by %s, gateway_direct_msnp %d, gateway_truncated_messages %d; want content, 1, 0",
+					r.Sessions[0].DetectedBy, r.gateway("gateway_direct_msnp"), r.gateway("gateway_truncated_messages"))
+			}
+		})
 	}
 }
