@@ -337,10 +337,15 @@ func (g *HTTPGateway) Open(c dissect.ConnInfo) Stream {
 	return &gwConn{g: g, info: c}
 }
 
-// Finish ends every session still open, at time t (or a session's latest
-// message, if later) with closed=false. Call it after the Engine's Finish,
-// which ends the TCP connections. The HTTPGateway may be used afterwards.
+// Finish ends every session still open with closed=false: those silent
+// for IdleTimeout by time t as idle ones are (at their last message, as
+// the Engine ends a connection silent for its IdleTimeout; packet time
+// reaches the gateway only through its own connections, which may have
+// ended long before t), the others at time t (or their latest message, if
+// later). Call it after the Engine's Finish, which ends the TCP
+// connections. The HTTPGateway may be used afterwards.
 func (g *HTTPGateway) Finish(t time.Time) {
+	g.tick(t)
 	for g.lru.next != &g.lru {
 		s := g.lru.next
 		end := t

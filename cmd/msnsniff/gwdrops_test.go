@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/msnsniff/msnsniff/dissect"
 	"github.com/msnsniff/msnsniff/internal/capgen"
@@ -29,7 +30,9 @@ type gwLossReport struct {
 
 type gwLossSession struct {
 	ID                      int      `json:"id"`
+	Client                  string   `json:"client"`
 	Server                  string   `json:"server"`
+	End                     string   `json:"end"`
 	Closed                  bool     `json:"closed"`
 	Transport               string   `json:"transport"`
 	DetectedBy              string   `json:"detected_by"`
@@ -243,5 +246,62 @@ func TestGatewayDirectMSNPCutLine(t *testing.T) {
 					r.Sessions[0].DetectedBy, r.gateway("gateway_direct_msnp"), r.gateway("gateway_truncated_messages"))
 			}
 		})
+	}
+}
+
+// TestGatewayIdleLikeDirect checks that a gateway session silent for the
+// gateway's idle timeout (2 minutes) is reported as a direct connection
+// silent for --idle-timeout (2 minutes here) is: ended at its last message, not closed,
+// with no anomaly, though no packet of the gateway port came after it,
+// only traffic on port 1863 (the gateway counts it in
+// gateway_idle_sessions).
+func TestGatewayIdleLikeDirect(t *testing.T) {
+	const (
+		ver   = "VER 1 MSNP8 CVR0\r\n"
+		verOK = "VER 1 MSNP8\r\n"
+	)
+	tr := &dissect.Transcript{Conns: []dissect.TranscriptConn{
+		{Client: netip.MustParseAddrPort("192.168.0.2:49152"), Server: netip.MustParseAddrPort("10.0.0.80:80")},
+		{Client: netip.MustParseAddrPort("192.168.0.3:50000"), Server: netip.MustParseAddrPort("10.0.0.5:1863")},
+		{Client: netip.MustParseAddrPort("192.168.0.4:50000"), Server: netip.MustParseAddrPort("10.0.0.6:1863")},
+	}}
+	add := func(wait time.Duration, conn int, dir dissect.Dir, data string) {
+		tr.Events = append(tr.Events, dissect.TranscriptEvent{Conn: conn, Dir: dir, Wait: wait, Data: []byte(data)})
+	}
+	add(0, 0, dissect.C2S, gwRequest("Action=open&Server=NS&IP=10.0.0.5", ver))
+	add(0, 0, dissect.S2C, gwResponse("1.1", verOK, false))
+	add(0, 1, dissect.C2S, ver)
+	add(0, 1, dissect.S2C, verOK)
+	add(0, 2, dissect.C2S, ver)
+	add(0, 2, dissect.S2C, verOK)
+	// Only the third connection goes on, a ping a minute, long after the
+	// others fell silent.
+	for range 3 {
+		add(time.Minute, 2, dissect.C2S, "PNG\r\n")
+		add(0, 2, dissect.S2C, "QNG 50\r\n")
+	}
+	path := filepath.Join(t.TempDir(), "idle.pcap")
+	if err := os.WriteFile(path, generate(t, tr, capgen.Options{NoFIN: true}, false), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := runLossReport(t, "--idle-timeout", "2m", path)
+	if len(r.Sessions) != 3 {
+		t.Fatalf("%d sessions, want 3: %+v", len(r.Sessions), r.Sessions)
+	}
+	ends := map[string]string{}
+	for _, s := range r.Sessions {
+		ends[s.Client] = s.End
+		if s.Closed || len(s.Anomalies) != 0 {
+			t.Errorf("session %d (%s, %s): closed %v, anomalies %q; want open, none", s.ID, s.Client, s.Transport, s.Closed, s.kinds())
+		}
+	}
+	gw, direct, busy := ends["192.168.0.2:49152"], ends["192.168.0.3:50000"], ends["192.168.0.4:50000"]
+	if gw >= busy || direct >= busy {
+		t.Errorf("ends: gateway session %s, idle direct session %s, busy session %s; want both idle ones to end before the busy one",
+			gw, direct, busy)
+	}
+	if r.gateway("gateway_idle_sessions") != 1 || r.gateway("gateway_finished_sessions") != 0 {
+		t.Errorf("gateway_idle_sessions %d, gateway_finished_sessions %d; want 1, 0",
+			r.gateway("gateway_idle_sessions"), r.gateway("gateway_finished_sessions"))
 	}
 }
