@@ -177,6 +177,12 @@ type GatewayStats struct {
 	// SkippedBodies counts chunked bodies over MaxChunkedBody, framed but
 	// not held; they reach the session as lost bytes.
 	SkippedBodies int64
+	// LateBodies counts the bodies of messages whose session had ended
+	// (Session=close, idle, evicted) before all of the body came, and
+	// LateBytes the body bytes that came after: a session cannot take
+	// them once ended, and a later request starts a new one.
+	LateBodies int64
+	LateBytes  int64
 
 	// Sessions counts the gateway sessions opened; MidSessions those of
 	// them opened for a SessionID never issued in the capture (a session
@@ -219,6 +225,8 @@ func (s GatewayStats) Counts() []Count {
 		{"gateway_evicted_requests", s.EvictedRequests},
 		{"gateway_truncated_messages", s.TruncatedMessages},
 		{"gateway_skipped_bodies", s.SkippedBodies},
+		{"gateway_late_bodies", s.LateBodies},
+		{"gateway_late_bytes", s.LateBytes},
 		{"gateway_sessions", s.Sessions},
 		{"gateway_mid_sessions", s.MidSessions},
 		{"gateway_closed_sessions", s.ClosedSessions},
@@ -541,6 +549,7 @@ type msgCtx struct {
 	n    int64      // body bytes so far, lost ones included
 	poll bool       // responses: to an Action=poll request with an empty body
 	head bool       // responses: to a HEAD request (no body)
+	late bool       // counted in LateBodies
 }
 
 // httpHalf is one direction of a connection.
@@ -1203,7 +1212,13 @@ func (c *gwConn) decodeChunked(d dissect.Dir) ([]byte, error) {
 func (c *gwConn) deliver(d dissect.Dir, t time.Time, b []byte) {
 	h := &c.half[d]
 	h.msg.n += int64(len(b))
-	if s := h.msg.sess; h.msg.feed && s != nil && !s.ended && len(b) > 0 {
+	s := h.msg.sess
+	switch {
+	case !h.msg.feed || s == nil || len(b) == 0:
+	case s.ended:
+		c.late(d)
+		c.g.stats.LateBytes += int64(len(b))
+	default:
 		c.g.touch(s, t)
 		s.out.Feed(d, t, b)
 	}
@@ -1214,9 +1229,23 @@ func (c *gwConn) deliver(d dissect.Dir, t time.Time, b []byte) {
 func (c *gwConn) lose(d dissect.Dir, t time.Time, n int) {
 	h := &c.half[d]
 	h.msg.n += int64(n)
-	if s := h.msg.sess; h.msg.feed && s != nil && !s.ended {
+	s := h.msg.sess
+	switch {
+	case !h.msg.feed || s == nil:
+	case s.ended:
+		c.late(d)
+	default:
 		c.g.touch(s, t)
 		s.out.Gap(d, t, n)
+	}
+}
+
+// late counts half d's message in LateBodies, once: its session has
+// ended.
+func (c *gwConn) late(d dissect.Dir) {
+	if h := &c.half[d]; !h.msg.late {
+		h.msg.late = true
+		c.g.stats.LateBodies++
 	}
 }
 
@@ -1350,8 +1379,8 @@ func (c *gwConn) broken(t time.Time) {
 	} else {
 		g.stats.Broken++
 		for d := range c.half {
-			if h := &c.half[d]; h.state != hsHead && h.msg.feed && h.msg.sess != nil && !h.msg.sess.ended {
-				h.msg.sess.out.Gap(dissect.Dir(d), t, 0)
+			if h := &c.half[d]; h.state != hsHead {
+				c.lose(dissect.Dir(d), t, 0)
 			}
 		}
 	}

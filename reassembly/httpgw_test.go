@@ -494,6 +494,25 @@ func TestHTTPGateway(t *testing.T) {
 				UnansweredRequests: 1, Sessions: 1, FinishedSessions: 1},
 		},
 		{
+			// The session ends (Session=close) while a request of it
+			// waits on another connection: its response has nowhere to
+			// go, and is counted.
+			name: "response after the session ended",
+			script: gwScript{two, steps(gwOpen, []gwStep{
+				c2s(1, post("SessionID=954547325.13160", cvr)),
+				c2s(0, post("Action=poll&SessionID=954547325.13160", "")),
+				s2c(0, "HTTP/1.1 200 OK\r\nX-MSN-Messenger: SessionID=954547325.2; GW-IP=10.0.0.81; Session=close\r\nContent-Length: 0\r\n\r\n"),
+				s2c(1, reply("954547325.3", cvrOK)),
+			})},
+			want: []*gwRec{func() *gwRec {
+				r := ns(ver+cvr, verOK, gwClient+" -> "+gwHost, "192.168.0.2:49153 -> "+gwIP)
+				r.Closed, r.Polls = true, 1
+				return r
+			}()},
+			stats: GatewayStats{Connections: 2, GatewayConnections: 2, Requests: 3, Responses: 3, Sessions: 1,
+				ClosedSessions: 1, EmptyPolls: 1, LateBodies: 1, LateBytes: int64(len(cvrOK))},
+		},
+		{
 			name: "bad chunk size breaks the connection",
 			script: gwScript{one, steps(gwOpen, []gwStep{
 				c2s(0, post("SessionID=954547325.13160", cvr)),
