@@ -652,13 +652,13 @@ func (c *gwConn) Gap(d dissect.Dir, t time.Time, n int) {
 	h := &c.half[d]
 	switch {
 	case h.state == hsBody && n > 0 && int64(n) <= h.remain:
-		c.lose(d, t, n)
+		c.lose(d, t, int64(n))
 		h.remain -= int64(n)
 		if h.remain == 0 {
 			c.complete(d, t)
 		}
 	case h.state == hsUntilClose && n > 0:
-		c.lose(d, t, n)
+		c.lose(d, t, int64(n))
 	default:
 		c.broken(t)
 	}
@@ -717,7 +717,7 @@ func (c *gwConn) End(t time.Time, closed bool) {
 				c.lose(dissect.Dir(d), t, 0)
 			case hsBody:
 				g.stats.TruncatedMessages++
-				c.lose(dissect.Dir(d), t, int(min(h.remain, maxGapReport)))
+				c.lose(dissect.Dir(d), t, h.remain)
 			case hsChunked:
 				g.stats.TruncatedMessages++
 				c.lose(dissect.Dir(d), t, 0)
@@ -758,9 +758,20 @@ func (c *gwConn) carried() []*gwSession {
 	return out
 }
 
-// maxGapReport caps the bytes reported lost at once for a body cut short:
-// a declared Content-Length can be anything up to 2^63.
+// maxGapReport is the most bytes reported lost at once, so that the count
+// fits an int everywhere (dissect counts anomaly bytes in an int). A
+// declared Content-Length can be anything up to 2^63: a larger loss is
+// reported as a gap of unknown size, not as a smaller one.
 const maxGapReport = 1 << 30
+
+// gapSize is the n of a Gap for n lost bytes: n itself, or 0 (unknown)
+// when it is above maxGapReport.
+func gapSize(n int64) int {
+	if n > maxGapReport {
+		return 0
+	}
+	return int(n)
+}
 
 // feedHead takes bytes of a header block from b and returns how many it
 // took. When the block is complete it is parsed and the half moves on to
@@ -1147,7 +1158,10 @@ func (c *gwConn) feedChunked(d dissect.Dir, t time.Time, b []byte) int {
 		return n
 	}
 	if h.skip {
-		c.lose(d, t, int(min(h.chunk.data, maxGapReport)))
+		if h.chunk.data > 0 {
+			// A body of only size lines and trailer fields loses none.
+			c.lose(d, t, h.chunk.data)
+		}
 		c.complete(d, t)
 		return n
 	}
@@ -1225,10 +1239,10 @@ func (c *gwConn) deliver(d dissect.Dir, t time.Time, b []byte) {
 }
 
 // lose reports n lost body bytes of half d's message to its session (n 0:
-// an unknown number).
-func (c *gwConn) lose(d dissect.Dir, t time.Time, n int) {
+// an unknown number, as for n above maxGapReport).
+func (c *gwConn) lose(d dissect.Dir, t time.Time, n int64) {
 	h := &c.half[d]
-	h.msg.n += int64(n)
+	h.msg.n += n
 	s := h.msg.sess
 	switch {
 	case !h.msg.feed || s == nil:
@@ -1236,7 +1250,7 @@ func (c *gwConn) lose(d dissect.Dir, t time.Time, n int) {
 		c.late(d)
 	default:
 		c.g.touch(s, t)
-		s.out.Gap(d, t, n)
+		s.out.Gap(d, t, gapSize(n))
 	}
 }
 

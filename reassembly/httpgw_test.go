@@ -494,6 +494,18 @@ func TestHTTPGateway(t *testing.T) {
 				UnansweredRequests: 1, Sessions: 1, FinishedSessions: 1},
 		},
 		{
+			// More than maxGapReport missing: how many is not believed.
+			name: "huge body cut by the end of the connection",
+			script: gwScript{one, steps(gwOpen, []gwStep{
+				c2s(0, post("SessionID=954547325.13160", cvr)),
+				s2c(0, "HTTP/1.1 200 OK\r\nContent-Length: 5000000000\r\n\r\nCVR 2"),
+				endConn(0),
+			})},
+			want: []*gwRec{ns(ver+cvr, verOK+"CVR 2<gap 0>")},
+			stats: GatewayStats{Connections: 1, GatewayConnections: 1, Requests: 2, Responses: 2, TruncatedMessages: 1,
+				Sessions: 1, FinishedSessions: 1},
+		},
+		{
 			// The session ends (Session=close) while a request of it
 			// waits on another connection: its response has nowhere to
 			// go, and is counted.
@@ -777,6 +789,21 @@ func TestHTTPGatewayLimits(t *testing.T) {
 			s2c(0, reply("1.3", "INF 3 MD5\r\n")),
 		})}.run(t, GatewayOptions{MaxChunkedBody: 256}, splitters[0])
 		want := verOK + fmt.Sprintf("<gap %d>", len(body)) + "INF 3 MD5\r\n"
+		if st.SkippedBodies != 1 || len(sink.sessions) != 1 || sink.sessions[0].Data[1] != want {
+			t.Errorf("stats %+v, sessions %+v; want 1 skipped body and S2C %q", st, sink.sessions, want)
+		}
+	})
+	t.Run("chunked body over the limit without data", func(t *testing.T) {
+		// Trailer fields only: the body is over the limit, but no data
+		// byte is lost.
+		trailer := "0\r\n" + strings.Repeat("X-Pad: "+strings.Repeat("a", 100)+"\r\n", 5) + "\r\n"
+		sink, st := gwScript{one, steps(gwOpen, []gwStep{
+			c2s(0, post("SessionID=954547325.13160", cvr)),
+			s2c(0, "HTTP/1.1 200 OK\r\nX-MSN-Messenger: SessionID=1.2\r\nTransfer-Encoding: chunked\r\n\r\n"+trailer),
+			c2s(0, post("SessionID=1.2", "INF 3\r\n")),
+			s2c(0, reply("1.3", "INF 3 MD5\r\n")),
+		})}.run(t, GatewayOptions{MaxChunkedBody: 256}, splitters[0])
+		want := verOK + "INF 3 MD5\r\n"
 		if st.SkippedBodies != 1 || len(sink.sessions) != 1 || sink.sessions[0].Data[1] != want {
 			t.Errorf("stats %+v, sessions %+v; want 1 skipped body and S2C %q", st, sink.sessions, want)
 		}
