@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -727,6 +728,7 @@ func (c *gwConn) End(t time.Time, closed bool) {
 				}
 			}
 		}
+		c.requestLost(t)
 	}
 	var carried []*gwSession
 	if c.evicted {
@@ -1397,8 +1399,40 @@ func (c *gwConn) broken(t time.Time) {
 				c.lose(dissect.Dir(d), t, 0)
 			}
 		}
+		c.requestLost(t)
 	}
 	c.drop()
+}
+
+// requestLost tells the session of a request whose header block the
+// connection holds but will not finish (it ended, broke or lost bytes)
+// that its body was lost, how much of it unknown: the session is the one
+// the request line names, when it names one open (a poll, whose body is
+// empty, loses nothing; an Action=open opened nothing yet).
+func (c *gwConn) requestLost(t time.Time) {
+	h := &c.half[dissect.C2S]
+	if h.state != hsHead || len(h.buf) == 0 {
+		return
+	}
+	line, _, ok := bytes.Cut(h.buf, []byte("\n"))
+	if !ok {
+		return
+	}
+	f := strings.Fields(string(line))
+	if len(f) != 3 {
+		return
+	}
+	u, err := url.ParseRequestURI(f[1])
+	if err != nil {
+		return
+	}
+	r, ok := gatewayRequest(&http.Request{URL: u})
+	if !ok || r.open || r.poll {
+		return
+	}
+	if s := c.g.byID[r.id]; s != nil && !s.ended {
+		s.out.Gap(dissect.C2S, t, 0)
+	}
 }
 
 // drop stops the analysis of the connection and lets its memory go.

@@ -494,6 +494,38 @@ func TestHTTPGateway(t *testing.T) {
 				UnansweredRequests: 1, Sessions: 1, FinishedSessions: 1},
 		},
 		{
+			// The request names its session: it loses a body of unknown
+			// size.
+			name: "malformed request breaks the connection",
+			script: gwScript{one, steps(gwOpen, []gwStep{
+				c2s(0, "POST /gateway/gateway.dll?SessionID=954547325.13160 HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n"),
+			})},
+			want: []*gwRec{ns(ver+"<gap 0>", verOK)},
+			stats: GatewayStats{Connections: 1, GatewayConnections: 1, Requests: 1, Responses: 1, Broken: 1,
+				Sessions: 1, FinishedSessions: 1},
+		},
+		{
+			name: "request header cut by the end of the connection",
+			script: gwScript{one, steps(gwOpen, []gwStep{
+				c2s(0, "POST /gateway/gateway.dll?SessionID=954547325.13160 HTTP/1.1\r\nHost: x\r\nContent-Le"),
+				endConn(0),
+			})},
+			want: []*gwRec{ns(ver+"<gap 0>", verOK)},
+			stats: GatewayStats{Connections: 1, GatewayConnections: 1, Requests: 1, Responses: 1, TruncatedMessages: 1,
+				Sessions: 1, FinishedSessions: 1},
+		},
+		{
+			// A poll carries no body: nothing is lost.
+			name: "poll header cut by the end of the connection",
+			script: gwScript{one, steps(gwOpen, []gwStep{
+				c2s(0, "POST /gateway/gateway.dll?Action=poll&SessionID=954547325.13160 HTTP/1.1\r\nHost: x\r\n"),
+				endConn(0),
+			})},
+			want: []*gwRec{ns(ver, verOK)},
+			stats: GatewayStats{Connections: 1, GatewayConnections: 1, Requests: 1, Responses: 1, TruncatedMessages: 1,
+				Sessions: 1, FinishedSessions: 1},
+		},
+		{
 			// More than maxGapReport missing: how many is not believed.
 			name: "huge body cut by the end of the connection",
 			script: gwScript{one, steps(gwOpen, []gwStep{
