@@ -286,7 +286,11 @@ func TestGatewayIdleLikeDirect(t *testing.T) {
 	}
 	r := runLossReport(t, "--idle-timeout", "2m", path)
 	if len(r.Sessions) != 3 {
-		t.Fatalf("%d sessions, want 3: %+v", len(r.Sessions), r.Sessions)
+		var clients []string
+		for _, s := range r.Sessions {
+			clients = append(clients, s.Client+" "+s.Transport)
+		}
+		t.Fatalf("%d sessions (%q), want 3: the idle ones once, the busy one once", len(r.Sessions), clients)
 	}
 	ends := map[string]string{}
 	for _, s := range r.Sessions {
