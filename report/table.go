@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -67,7 +68,8 @@ func writeTables(w io.Writer, src tableSource, opt Options) error {
 	details := !opt.StreamTables
 	var later spool
 	defer later.close()
-	rows := make([][]string, 0, n)
+	rows := newBoxRows(overviewHeader)
+	defer rows.close()
 	err := inOrder(n, workers, func(w, i int) overviewAndSection {
 		s, err := src.session(i)
 		if err != nil {
@@ -80,7 +82,9 @@ func writeTables(w io.Writer, src tableSource, opt Options) error {
 		}
 		return r
 	}, func(_ int, r overviewAndSection) error {
-		rows = append(rows, r.row)
+		if r.err == nil {
+			r.err = rows.add(r.row)
+		}
 		if r.err == nil && details {
 			_, r.err = later.write(r.section)
 		}
@@ -89,8 +93,21 @@ func writeTables(w io.Writer, src tableSource, opt Options) error {
 	if err != nil {
 		return err
 	}
-	p.table([]string{"ID", "Kind", "Client", "Server", "Start", "Duration", "Version", "User", "Auth", "Cmds", "Errors", "Anomalies", "State"}, rows)
-	rows = nil
+	if rows.complex {
+		// A cell with a control character (--raw): tablewriter lays the
+		// table out, from all its rows.
+		var all [][]string
+		if err := rows.each(func(row []string) error {
+			all = append(all, slices.Clone(row))
+			return nil
+		}); err != nil {
+			return err
+		}
+		p.table(overviewHeader, all)
+	} else {
+		p.writeBox(overviewHeader, rows)
+	}
+	rows.close()
 	if details && p.err == nil {
 		if err := later.flush(); err != nil {
 			return err
@@ -105,6 +122,9 @@ func writeTables(w io.Writer, src tableSource, opt Options) error {
 	p.users(us)
 	return p.err
 }
+
+// overviewHeader heads the overview table, of overviewRow's rows.
+var overviewHeader = []string{"ID", "Kind", "Client", "Server", "Start", "Duration", "Version", "User", "Auth", "Cmds", "Errors", "Anomalies", "State"}
 
 // overviewRow is a session's row in the overview table.
 func (p *tablePrinter) overviewRow(s *Session) []string {

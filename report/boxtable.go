@@ -1,0 +1,172 @@
+package report
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/olekukonko/tablewriter/pkg/twwidth"
+)
+
+// The overview table lists every session of the capture: hundreds of
+// thousands for an archive of gigabytes. tablewriter lays a table out from
+// all its rows at once, which held the whole table in memory several
+// times over (284 MiB for the 1 GB benchmark capture, against 89 for the
+// JSON report). So the overview is written here instead, one row at a
+// time from a spool, in tablewriter's layout: the column widths are
+// measured as the rows are made, then the rows are written.
+// TestBoxTableMatchesTablewriter holds the layout to tablewriter's.
+//
+// A table with a control character in a cell (a line break, a tab: wire
+// strings under --raw) goes through tablewriter.
+
+// boxRows collects a table's rows in a spool and measures their columns.
+type boxRows struct {
+	sp      spool
+	widths  []int
+	n       int
+	complex bool // a cell that is not plain
+	buf     []byte
+}
+
+func newBoxRows(header []string) *boxRows {
+	r := &boxRows{widths: make([]int, len(header))}
+	r.measure(header)
+	return r
+}
+
+// add spools a row, which has the header's number of cells.
+func (r *boxRows) add(row []string) error {
+	r.measure(row)
+	b := r.buf[:0]
+	for _, c := range row {
+		b = binary.AppendUvarint(b, uint64(len(c)))
+		b = append(b, c...)
+	}
+	r.buf = b
+	r.n++
+	_, err := r.sp.write(b)
+	return err
+}
+
+func (r *boxRows) measure(row []string) {
+	for i, c := range row {
+		if !plain(c) {
+			r.complex = true
+		}
+		r.widths[i] = max(r.widths[i], twwidth.Width(strings.TrimSpace(c)))
+	}
+}
+
+// plain reports whether c has no control character: tablewriter lays out
+// a line break or a tab otherwise than writeBox would, and the other
+// control characters are left to it too.
+func plain(c string) bool {
+	for i := 0; i < len(c); i++ {
+		if b := c[i]; b < 0x20 || b == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// each reads the rows back in order; row is reused from call to call.
+func (r *boxRows) each(f func(row []string) error) error {
+	if err := r.sp.flush(); err != nil {
+		return err
+	}
+	d := &cellReader{r: bufio.NewReaderSize(r.sp.reader(), 64<<10)}
+	row := make([]string, len(r.widths))
+	for range r.n {
+		for i := range row {
+			s, err := d.next()
+			if err != nil {
+				return err
+			}
+			row[i] = s
+		}
+		if err := f(row); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *boxRows) close() { r.sp.close() }
+
+// writeBox writes the table of header and the spooled rows in
+// tablewriter's default layout.
+func (p *tablePrinter) writeBox(header []string, rows *boxRows) {
+	if p.err != nil {
+		return
+	}
+	var b []byte
+	line := func(l, m, r string) {
+		b = append(b[:0], l...)
+		for i, w := range rows.widths {
+			if i > 0 {
+				b = append(b, m...)
+			}
+			for range w + 2 {
+				b = append(b, "─"...)
+			}
+		}
+		b = append(b, r...)
+		b = append(b, '\n')
+		p.write(b)
+	}
+	cells := func(row []string, center bool) {
+		b = append(b[:0], "│"...)
+		for i, c := range row {
+			c = strings.TrimSpace(c)
+			pad := rows.widths[i] - twwidth.Width(c)
+			left := 0
+			if center {
+				left = pad / 2
+			}
+			b = append(b, ' ')
+			b = append(b, strings.Repeat(" ", left)...)
+			b = append(b, c...)
+			b = append(b, strings.Repeat(" ", pad-left)...)
+			b = append(b, " │"...)
+		}
+		b = append(b, '\n')
+		p.write(b)
+	}
+	line("┌", "┬", "┐")
+	cells(header, true)
+	line("├", "┼", "┤")
+	if err := rows.each(func(row []string) error {
+		cells(row, false)
+		return p.err
+	}); err != nil {
+		p.err = err
+		return
+	}
+	line("└", "┴", "┘")
+}
+
+// cellReader reads cells (uvarint length, bytes) back from a spool.
+type cellReader struct {
+	r   *bufio.Reader
+	buf []byte
+}
+
+func (d *cellReader) next() (string, error) {
+	n, err := binary.ReadUvarint(d.r)
+	if err == nil && n > 1<<30 {
+		err = errors.New("bad cell length")
+	}
+	if err == nil {
+		d.buf = slices.Grow(d.buf[:0], int(n))[:n]
+		_, err = io.ReadFull(d.r, d.buf)
+	}
+	if err != nil {
+		return "", fmt.Errorf("report: reading back the overview table: %w", err)
+	}
+	return string(d.buf), nil
+}
