@@ -8,7 +8,6 @@ import (
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
-	gpreassembly "github.com/gopacket/gopacket/reassembly"
 	"github.com/msnsniff/msnsniff/dissect"
 )
 
@@ -62,23 +61,29 @@ type Engine struct {
 	ports   portSet
 	sink    Sink
 	rec     *recorder // sink, when it is a pipelined Run's (see tcpStream.emit)
-	pool    *gpreassembly.StreamPool
-	asm     *gpreassembly.Assembler
-	factory factory
 	stats   Stats
 
-	tcp    layers.TCP    // decoded segment of the current packet
-	synTCP layers.TCP    // segment of synthetic resets
-	synCtx packetContext // context of synthetic resets, see reset
-	cur    current       // the packet being assembled
-	ctxs   []packetContext
+	tcp    layers.TCP // decoded segment of the current packet
+	synTCP layers.TCP // segment of synthetic resets, see reset
+	cur    current    // the packet being assembled
+	pkt    pktRef     // what pages keep of the packet being assembled
+	pktID  uint64     // ids of the segments assembled so far
+
+	// The assembler (asm.go).
+	conns     conns
+	live      page    // the bytes of the segment being assembled
+	ret       []*page // the pages being delivered
+	pagesUsed int     // pages of out-of-order bytes held, all connections
+	freePages []*page // pages kept for reuse
+	feedBuf   []byte  // scratch of tcpStream.feed
+	feedOffs  []int
 
 	now       time.Time // the clock: latest packet time seen, see Packet
 	nextFlush time.Time
 	pend      pendingPacket // a packet far from the clock, see Packet
 
 	pending   []*tcpStream // streams whose open halves must be reset
-	replay    bool         // assemble the current packet again after pending
+	replay    bool         // assemble the current segment again after pending
 	finishing bool
 	endTime   time.Time // time passed to Finish, while finishing
 
@@ -92,9 +97,10 @@ type Engine struct {
 	closed        closedConns
 	frag          defragger
 
-	// gopacket flushes connections in the order of a map. Calls made
-	// meanwhile are held back and made in the order the streams were
-	// created, so that the output does not depend on that order.
+	// A flush, with endFinished, evict and the resets that follow it,
+	// ends and feeds streams in several passes. Calls made meanwhile are
+	// held back and made in the order the streams were created, so that
+	// each stream's calls come together.
 	deferring bool
 	deferred  []deferredCall
 	deferBuf  []byte // bytes of the held-back Feed calls
@@ -116,19 +122,15 @@ type deferredCall struct {
 // most MaxBufferedPagesTotal pages) lets the larger buffer go.
 const maxDeferBufKeep = 1 << 20
 
-// current holds what the StreamFactory needs to know of the packet being
+// current holds what newStream needs to know of the packet being
 // assembled. The slices are views into it.
 type current struct {
 	ts       time.Time // the packet's time on the clock (see Engine.packet)
 	v6       bool
 	src, dst []byte
+	file     string
+	num      int64
 }
-
-// contextSlab is how many packet contexts are allocated at once. A context
-// is given up to the packet only when gopacket may have queued its data
-// (see newContext), but a page of out-of-order data keeps its whole slab
-// alive, so the slab is small: 16 contexts of 80 bytes.
-const contextSlab = 16
 
 // NewEngine returns an Engine that reports MSNP connections to sink.
 func NewEngine(sink Sink, opt Options) *Engine {
@@ -137,11 +139,7 @@ func NewEngine(sink Sink, opt Options) *Engine {
 	for _, p := range opt.Ports {
 		e.ports.add(p)
 	}
-	e.factory.e = e
-	e.pool = gpreassembly.NewStreamPool(&e.factory)
-	e.asm = gpreassembly.NewAssembler(e.pool)
-	e.asm.MaxBufferedPagesPerConnection = opt.MaxBufferedPagesPerConn
-	e.asm.MaxBufferedPagesTotal = opt.MaxBufferedPagesTotal
+	e.conns.init()
 	e.open.next, e.open.prev = &e.open, &e.open
 	return e
 }
@@ -286,7 +284,7 @@ func (e *Engine) packet(data []byte, ci gopacket.CaptureInfo, ahead time.Duratio
 }
 
 // assembleSegment gives p.tcp, the TCP segment of packet data, to the
-// assembler: Packet calls it for a segment of an MSNP connection, and
+// assembler (assembleTCP): Packet calls it for a segment of an MSNP connection, and
 // replayHeld for a held one. The segment passed Packet's checks. ahead is
 // that of packet.
 func (e *Engine) assembleSegment(data []byte, p *ipPacket, ci gopacket.CaptureInfo, ahead time.Duration, link layers.LinkType, file string, num int64) {
@@ -301,17 +299,11 @@ func (e *Engine) assembleSegment(data []byte, p *ipPacket, ci gopacket.CaptureIn
 	e.stats.TCP++
 	e.stats.Assembled++
 
-	e.cur.ts, e.cur.v6, e.cur.src, e.cur.dst = ci.Timestamp.Add(-ahead), p.v6, p.src, p.dst
-	var flow gopacket.Flow
-	if p.v6 {
-		flow = gopacket.NewFlow(layers.EndpointIPv6, p.src, p.dst)
-	} else {
-		flow = gopacket.NewFlow(layers.EndpointIPv4, p.src, p.dst)
-	}
-	c := e.newContext()
-	c.ts, c.ahead, c.file, c.num = ci.Timestamp, ahead, file, num
-	c.rst = e.tcp.RST
-	e.assemble(flow, &e.tcp, c)
+	clock := ci.Timestamp.Add(-ahead)
+	e.cur = current{ts: clock, v6: p.v6, src: p.src, dst: p.dst, file: file, num: num}
+	e.pktID++
+	e.pkt = pktRef{ts: ci.Timestamp, clock: clock, id: e.pktID, rst: e.tcp.RST}
+	e.assembleTCP()
 }
 
 // countTruncated counts a packet captured shorter than it was sent.
@@ -321,41 +313,10 @@ func (e *Engine) countTruncated(ci gopacket.CaptureInfo, n int, ipTrunc bool) {
 	}
 }
 
-// newContext returns a cleared packet context for a segment to assemble.
-// Queued pages keep the context of their packet, so a context that may have
-// been queued (packetContext.queued) is never used for another packet;
-// assemble then takes the next one of the slab. Most segments arrive in
-// order and are delivered at once, so they all share one context instead of
-// allocating 80 bytes each.
-func (e *Engine) newContext() *packetContext {
-	if len(e.ctxs) == 0 {
-		e.ctxs = make([]packetContext, contextSlab)
-	}
-	c := &e.ctxs[0]
-	*c = packetContext{}
-	c.anc[0] = c
-	return c
-}
-
-// assemble gives one segment to the assembler, then resets the connections
-// that ended or were replaced meanwhile, and assembles the segment again if
-// it opens a connection that replaces one. c comes from newContext.
-func (e *Engine) assemble(flow gopacket.Flow, tcp *layers.TCP, c *packetContext) {
-	e.asm.AssembleWithContext(flow, tcp, c)
-	e.resetPending()
-	if e.replay {
-		e.replay = false
-		e.asm.AssembleWithContext(flow, tcp, c)
-		e.resetPending()
-	}
-	if c.queued {
-		e.ctxs = e.ctxs[1:] // pages may hold c: leave it to them
-	}
-}
-
-// resetPending closes, with synthetic resets, the halves gopacket still has
-// open for streams that already ended. gopacket ends a connection only when
-// both halves close and starts a new one on its 4-tuple only after that.
+// resetPending closes, with synthetic resets, the halves the assembler
+// still has open for streams that already ended. The assembler lets a
+// connection go only when both halves close, and starts a new one on its
+// 4-tuple only after that.
 func (e *Engine) resetPending() {
 	for len(e.pending) > 0 {
 		s := e.pending[len(e.pending)-1]
@@ -368,37 +329,17 @@ func (e *Engine) resetPending() {
 	}
 }
 
-// reset assembles a synthetic RST on half i of s. Accept recognises its
-// context and moves it to the half's next sequence number, so gopacket
-// closes the half.
+// reset assembles a synthetic RST on half i of s, at the half's next
+// sequence number (see tcpStream.accept), which closes the half unless
+// queued bytes follow it.
 func (e *Engine) reset(s *tcpStream, i int) {
-	var h [tcpMinHeaderLen]byte
-	// Half 0 goes the way of the connection's first packet.
-	a, b := s.key.a[:4], s.key.b[:4]
-	typ := layers.EndpointIPv4
-	if s.key.v6 {
-		a, b, typ = s.key.a[:], s.key.b[:], layers.EndpointIPv6
+	if s.held {
+		e.pktID++
+		c := pktRef{ts: e.now, clock: e.now, id: e.pktID, synthetic: true}
+		e.synTCP = layers.TCP{RST: true}
+		e.segment(s, i, &e.synTCP, &c)
 	}
-	src, dst := s.key.pa, s.key.pb
-	if s.swapped != (i == 1) {
-		a, b, src, dst = b, a, dst, src
-	}
-	net := gopacket.NewFlow(typ, a, b)
-	binary.BigEndian.PutUint16(h[0:], src)
-	binary.BigEndian.PutUint16(h[2:], dst)
-	h[12] = 5 << 4
-	h[13] = 0x04 // RST
-	if err := e.synTCP.DecodeFromBytes(h[:], gopacket.NilDecodeFeedback); err != nil {
-		return
-	}
-	// A reset carries no data, so gopacket queues nothing of it and one
-	// context serves every reset. It is not the one of the packet being
-	// assembled, which assemble may still need.
-	c := &e.synCtx
-	*c = packetContext{ts: e.now, synthetic: true}
-	c.anc[0] = c
-	e.asm.AssembleWithContext(net, &e.synTCP, c)
-	// A half that has no packets yet is created closed by the reset.
+	// A half that has no packets yet is closed by the reset.
 	s.done[i] = true
 }
 
@@ -416,10 +357,7 @@ func (e *Engine) tick(t time.Time) {
 	}
 	e.nextFlush = e.now.Add(e.opt.FlushInterval)
 	e.deferring = true
-	e.asm.FlushWithOptions(gpreassembly.FlushOptions{
-		T:  e.now.Add(-e.opt.ReorderWindow),
-		TC: e.now.Add(-e.opt.IdleTimeout),
-	})
+	e.flush(e.now.Add(-e.opt.ReorderWindow), e.now.Add(-e.opt.IdleTimeout))
 	e.endFinished(e.now.Add(-e.opt.ReorderWindow))
 	e.evict()
 	e.resetPending()
@@ -429,8 +367,8 @@ func (e *Engine) tick(t time.Time) {
 }
 
 // endFinished ends the streams whose FINs were seen both ways, silent since
-// before t, that gopacket still holds open: the bytes before a FIN were lost
-// (gopacket keeps no page for a bare FIN, so no flush gets past the hole)
+// before t, that the assembler still holds open: the bytes before a FIN were
+// lost (no page is kept for a bare FIN, so no flush gets past the hole)
 // and would otherwise keep the connection until IdleTimeout. The bytes
 // missing before each FIN are reported as a Gap.
 func (e *Engine) endFinished(t time.Time) {
@@ -532,11 +470,11 @@ func (e *Engine) Finish(t time.Time) {
 	e.finishHeld() // connections on other ports still held are decided
 	e.finishing, e.endTime = true, t
 	e.deferring = true
-	e.asm.FlushAll()
+	e.flushAll()
 	e.resetPending()
 	e.deliverDeferred()
-	// FlushAll has closed every connection gopacket holds; this only ends
-	// streams gopacket would have lost track of.
+	// flushAll has closed every connection the assembler holds; this only
+	// ends streams it would have lost track of.
 	for e.open.next != &e.open {
 		e.open.next.end(t, false)
 	}

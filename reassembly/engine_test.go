@@ -660,8 +660,8 @@ func TestOptionsDefaults(t *testing.T) {
 				t.Errorf("withDefaults(%+v) = %+v, want %+v", tt.in, got, tt.want)
 			}
 			e := NewEngine(&recSink{}, tt.in)
-			if e.asm.MaxBufferedPagesPerConnection != tt.want.MaxBufferedPagesPerConn || e.asm.MaxBufferedPagesTotal != tt.want.MaxBufferedPagesTotal {
-				t.Errorf("assembler limits %d %d, want %d %d", e.asm.MaxBufferedPagesPerConnection, e.asm.MaxBufferedPagesTotal, tt.want.MaxBufferedPagesPerConn, tt.want.MaxBufferedPagesTotal)
+			if e.opt.MaxBufferedPagesPerConn != tt.want.MaxBufferedPagesPerConn || e.opt.MaxBufferedPagesTotal != tt.want.MaxBufferedPagesTotal {
+				t.Errorf("assembler limits %d %d, want %d %d", e.opt.MaxBufferedPagesPerConn, e.opt.MaxBufferedPagesTotal, tt.want.MaxBufferedPagesPerConn, tt.want.MaxBufferedPagesTotal)
 			}
 		})
 	}
@@ -669,8 +669,8 @@ func TestOptionsDefaults(t *testing.T) {
 
 // TestFeedTimesOutOfOrder checks that every Feed carries the time of the
 // packet its bytes came in, however the packets were reordered or lost:
-// packets delivered at once share one context (Engine.newContext), which
-// must never be one that queued data still refers to. Each payload repeats
+// pages keep the time of the packet their bytes came in, whatever was
+// delivered with them. Each payload repeats
 // its packet's number, so a Feed tells which packet it came from.
 func TestFeedTimesOutOfOrder(t *testing.T) {
 	for _, tc := range []struct {

@@ -2,76 +2,25 @@ package reassembly
 
 import (
 	"bytes"
+	"sort"
 	"net/netip"
 	"time"
 
-	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
-	gpreassembly "github.com/gopacket/gopacket/reassembly"
 	"github.com/msnsniff/msnsniff/dissect"
 )
 
-// packetContext is the AssemblerContext of one packet. gopacket keeps it with
-// every page of out-of-order data cut from the packet, so a context that
-// may have been queued belongs to its packet and is never changed
-// afterwards; one that was not is used again (Engine.newContext).
-type packetContext struct {
-	ts        time.Time     // the packet's own time, which Feed and Gap carry
-	ahead     time.Duration // how far ts lies from the clock, for a lone jump (Engine.packet)
-	file      string
-	num       int64
-	anc       [1]any // holds the context itself, see GetCaptureInfo
-	rst       bool
-	synthetic bool // a reset made up by the Engine, see Engine.reset
-	queued    bool // gopacket may have kept pages of the packet, see Accept
-}
-
-// GetCaptureInfo returns the packet's time on the clock, with the context
-// itself in AncillaryData[0] so that ScatterGather.CaptureInfo leads back
-// to it. gopacket times its flushes of held data and idle connections by
-// this timestamp, as Accept does the connection's last packet and close.
-func (c *packetContext) GetCaptureInfo() gopacket.CaptureInfo {
-	return gopacket.CaptureInfo{Timestamp: c.clock(), AncillaryData: c.anc[:]}
-}
-
-// clock returns the packet's time on the Engine's clock: its own time,
-// unless it is a lone jump (Engine.Packet).
-func (c *packetContext) clock() time.Time { return c.ts.Add(-c.ahead) }
-
-// contextOf returns the packetContext behind ac, or nil.
-func contextOf(ac gpreassembly.AssemblerContext) *packetContext {
-	c, _ := ac.(*packetContext)
-	return c
-}
-
-// contextAt returns the context of the packet that holds byte off of sg, or
-// nil when off is out of range (CaptureInfo returns an empty value then).
-func contextAt(sg gpreassembly.ScatterGather, off int) *packetContext {
-	ci := sg.CaptureInfo(off)
-	if len(ci.AncillaryData) == 0 {
-		return nil
-	}
-	c, _ := ci.AncillaryData[0].(*packetContext)
-	return c
-}
-
-// factory is the Engine's gopacket StreamFactory.
-type factory struct{ e *Engine }
-
-// New opens a Stream for the first segment of a connection. A segment with
-// neither payload nor SYN opens none: it is the tail of a connection that is
-// over or was never seen.
-func (f *factory) New(netFlow, tcpFlow gopacket.Flow, tcp *layers.TCP, ac gpreassembly.AssemblerContext) gpreassembly.Stream {
-	e := f.e
-	c := contextOf(ac)
-	if c == nil || c.synthetic {
-		return nil
-	}
+// newStream opens a Stream for the first segment of a connection, e.tcp,
+// whose key and direction curKey gave. A segment with neither payload nor
+// SYN opens none: it is the tail of a connection that is over or was never
+// seen.
+func (e *Engine) newStream(key connKey, swapped bool) *tcpStream {
+	tcp := &e.tcp
+	c := &e.pkt
 	sp, dp := uint16(tcp.SrcPort), uint16(tcp.DstPort)
-	key, swapped := e.curKey(sp, dp)
-	if e.closed.late(key, tcp.SYN, c.clock()) {
-		// gopacket let the connection go when it closed: this is one of
-		// its last ACKs or retransmissions.
+	if e.closed.late(key, tcp.SYN, c.clock) {
+		// The assembler let the connection go when it closed: this is
+		// one of its last ACKs or retransmissions.
 		e.stats.Late++
 		return nil
 	}
@@ -104,10 +53,10 @@ func (f *factory) New(netFlow, tcpFlow gopacket.Flow, tcp *layers.TCP, ac gpreas
 	info := dissect.ConnInfo{
 		Client:     src,
 		Server:     dst,
-		Start:      c.clock(), // not a lone jump's time: sessions are linked and ordered by it
+		Start:      c.clock, // not a lone jump's time: sessions are linked and ordered by it
 		SYN:        syn,
-		File:       c.file,
-		Packet:     c.num,
+		File:       e.cur.file,
+		Packet:     e.cur.num,
 		DetectedBy: detectedBy,
 	}
 	if !serverIsDst {
@@ -120,8 +69,10 @@ func (f *factory) New(netFlow, tcpFlow gopacket.Flow, tcp *layers.TCP, ac gpreas
 		firstC2S: serverIsDst,
 		swapped:  swapped,
 		key:      key,
-		fsm:      *gpreassembly.NewTCPSimpleFSM(gpreassembly.TCPSimpleFSMOptions{SupportMissingEstablishment: true}),
-		last:     c.clock(),
+		last:     c.clock,
+	}
+	for i := range s.h {
+		s.h[i] = half{nextSeq: noSeq, finSeq: noSeq, lastSeen: c.clock}
 	}
 	s.out = e.sink.Open(info)
 	if s.out == nil {
@@ -153,36 +104,38 @@ func (discard) Feed(dissect.Dir, time.Time, []byte) {}
 func (discard) Gap(dissect.Dir, time.Time, int)     {}
 func (discard) End(time.Time, bool)                 {}
 
-// tcpStream is the gopacket Stream of one connection. It turns gopacket's
-// callbacks into calls of the Sink's Stream. Indexes [0] and [1] of its
-// arrays are gopacket's halves: [0] is the direction of the connection's
-// first packet. The fields used for every packet come first, in the first
-// two cache lines, and the state machine is kept inline: a stream is
-// touched once per packet and its first touch is usually a cache miss.
+// tcpStream is one connection: the assembler's state of its two halves
+// and the Sink's Stream it feeds. Indexes [0] and [1] of its arrays are
+// the halves: [0] is the direction of the connection's first packet. The
+// fields used for every packet come first, and the halves' state is kept
+// inline: a stream is touched once per packet and its first touch is
+// usually a cache miss.
 type tcpStream struct {
 	e       *Engine
 	out     Stream
 	pipe    *pipeStream // out, when the Sink is a pipelined Run's recorder
 	last    time.Time   // latest packet time of the connection, on the clock
-	fsm     gpreassembly.TCPSimpleFSM
+	h       [2]half     // the assembler's state of each half
+	fsm     tcpFSM
 	nextSeq [2]uint32 // sequence number after the last byte delivered
 	isn     [2]uint32 // sequence number of the SYN of each half (assumed for a forced start)
-	finSeq  [2]uint32 // where a FIN seen in Accept ends each half
+	finSeq  [2]uint32 // where a FIN seen in accept ends each half
 	started [2]bool   // nextSeq is set
 	finSeen [2]bool   // finSeq is set
 	fed     [2]bool   // bytes were delivered
-	done    [2]bool   // gopacket closed the half
+	done    [2]bool   // the assembler closed the half
 	endSeen [2]bool   // the half ended with a FIN or RST
 	ended   bool      // End was called
 	rst     bool      // a RST ended the connection
 	rstSeen bool      // a RST was accepted, maybe ahead of a hole
 	evicted bool      // ended by Options.MaxConnections
+	held    bool      // the assembler holds the connection (conns)
 
 	// closedAt is the time of the packet that closed the connection: the
 	// second FIN or the first RST accepted. The End of a closed
 	// connection is at that packet even when a hole kept the connection
-	// open in gopacket until a flush, endFinished, Finish or a new SYN
-	// (see end).
+	// open in the assembler until a flush, endFinished, Finish or a new
+	// SYN (see end).
 	closedAt time.Time
 
 	firstC2S bool  // the first packet went client to server
@@ -191,14 +144,8 @@ type tcpStream struct {
 	key      connKey
 	// prev and next link the Engine's list of streams not yet ended.
 	prev, next *tcpStream
-}
-
-// half returns the index of gopacket direction d.
-func half(d gpreassembly.TCPFlowDirection) int {
-	if d == gpreassembly.TCPDirClientToServer {
-		return 0
-	}
-	return 1
+	// aprev and anext link the assembler's list of connections (conns).
+	aprev, anext *tcpStream
 }
 
 // dir converts half index i to a client/server direction.
@@ -209,19 +156,19 @@ func (s *tcpStream) dir(i int) dissect.Dir {
 	return dissect.S2C
 }
 
-// Accept is called by gopacket for every segment of the connection before
-// it is assembled. It forces a start on halves whose SYN was not captured,
-// so that connections caught mid-stream flow at once, and drops control
-// segments that break the TCP state machine. Segments with payload are never
-// dropped while the connection lasts.
-func (s *tcpStream) Accept(tcp *layers.TCP, ci gopacket.CaptureInfo, d gpreassembly.TCPFlowDirection, nextSeq gpreassembly.Sequence, start *bool, ac gpreassembly.AssemblerContext) bool {
-	i := half(d)
-	c := contextOf(ac)
-	if c != nil && c.synthetic {
+// accept is called for every segment of half i before it is assembled,
+// with the half's next sequence number. It forces a start on halves whose
+// SYN was not captured, so that connections caught mid-stream flow at
+// once, and drops control segments that break the TCP state machine.
+// Segments with payload are never dropped while the connection lasts. A
+// synthetic reset (Engine.reset) is moved to the half's next sequence
+// number, *sq.
+func (s *tcpStream) accept(tcp *layers.TCP, sq *seq, i int, nextSeq seq, start *bool, c *pktRef) bool {
+	if c.synthetic {
 		if nextSeq < 0 {
 			*start = true
 		} else {
-			tcp.Seq = uint32(nextSeq)
+			*sq = nextSeq
 		}
 		return true
 	}
@@ -231,8 +178,8 @@ func (s *tcpStream) Accept(tcp *layers.TCP, ci gopacket.CaptureInfo, d gpreassem
 	}
 	if tcp.SYN && !tcp.ACK && nextSeq >= 0 && !(s.started[i] && tcp.Seq == s.isn[i]) {
 		// A new connection on the same addresses and ports: end this
-		// one and assemble the SYN again once gopacket let it go. One
-		// seen to close, held open by a hole, was not cut short.
+		// one and assemble the SYN again once the assembler let it go.
+		// One seen to close, held open by a hole, was not cut short.
 		if s.closedAt.IsZero() {
 			s.e.stats.Superseded++
 		}
@@ -240,10 +187,10 @@ func (s *tcpStream) Accept(tcp *layers.TCP, ci gopacket.CaptureInfo, d gpreassem
 		s.e.replay = true
 		return false
 	}
-	if ci.Timestamp.After(s.last) {
-		s.last = ci.Timestamp
+	if c.clock.After(s.last) {
+		s.last = c.clock
 	}
-	if !s.fsm.CheckState(tcp, d) {
+	if !s.fsm.check(tcp, i == 1) {
 		if len(tcp.Payload) == 0 {
 			s.e.stats.Rejected++
 			return false
@@ -272,86 +219,73 @@ func (s *tcpStream) Accept(tcp *layers.TCP, ci gopacket.CaptureInfo, d gpreassem
 		s.finSeen[i] = true
 		if both {
 			s.e.finished = append(s.e.finished, s)
-			s.closing(ci.Timestamp)
+			s.closing(c.clock)
 		}
 	}
-	// gopacket acts on a RST only at the expected sequence number; one
-	// ahead of a hole still means the connection is closed.
+	// The assembler acts on a RST only at the expected sequence number;
+	// one ahead of a hole still means the connection is closed.
 	if tcp.RST {
 		s.rstSeen = true
-		s.closing(ci.Timestamp)
-	}
-	// gopacket queues a segment's payload, with the context, in pages only
-	// when it starts past the half's next sequence number: before the
-	// half started it is started here (start or SYN). This is a superset
-	// of the segments it queues (it may still drop the segment), which is
-	// all newContext needs.
-	if c != nil && len(tcp.Payload) > 0 && nextSeq >= 0 && nextSeq.Difference(gpreassembly.Sequence(tcp.Seq)) > 0 {
-		c.queued = true
+		s.closing(c.clock)
 	}
 	return true
 }
 
-// ReassembledSG delivers the next bytes of one direction, split into one
-// Feed per captured packet so that each carries its own time, after a Gap
-// for any bytes skipped.
-func (s *tcpStream) ReassembledSG(sg gpreassembly.ScatterGather, ac gpreassembly.AssemblerContext) {
-	d, _, end, skip := sg.Info()
-	i := half(d)
-	n, _ := sg.Lengths()
+// reassembled delivers the next bytes of half i, the pages of ret, split
+// into one Feed per captured packet so that each carries its own time,
+// after a Gap for any bytes skipped (skip, -1 when the half's position was
+// not known). end tells that they end the half. ac is the packet being
+// assembled, or the first page's for a flush.
+func (s *tcpStream) reassembled(i int, ret []*page, skip int, end bool, ac *pktRef) {
 	if end {
 		s.done[i] = true
 	}
 	if s.ended {
 		return
 	}
+	n := 0
+	for _, p := range ret {
+		n += len(p.bytes)
+	}
 	dir := s.dir(i)
-	var b []byte
-	var c *packetContext
-	live := false // all the bytes come from the segment being assembled
-	if n > 0 {
-		b = sg.Fetch(n)
-		// Fetch returns a view of the first chunk when it holds all the
-		// bytes. When that chunk is the segment being assembled, its
-		// context is ac, and sg need not be asked: most segments come
-		// in order and are delivered alone.
-		if live = viewOf(b, s.e.tcp.Payload); live {
-			c = contextOf(ac)
+	c := ac
+	if n == 0 || ret[0] != &s.e.live || len(ret[0].bytes) < n {
+		// The packet of the first byte, if any.
+		c = nil
+		for _, p := range ret {
+			if len(p.bytes) > 0 {
+				c = &p.pkt
+				break
+			}
+		}
+		if c == nil {
+			c = ac
 		}
 	}
-	if c == nil {
-		c = contextAt(sg, 0)
-	}
-	var t time.Time
-	if c != nil {
-		t = c.ts
-	} else if c := contextOf(ac); c != nil {
-		t = c.ts
-	} else {
-		t = s.last
-	}
+	t := c.ts
 	switch {
 	case skip > 0:
 		s.gap(dir, t, skip)
 		s.nextSeq[i] += uint32(skip)
 	case skip < 0 && s.fed[i]:
-		// gopacket did not know where the half stood (skip -1): bytes
-		// may be missing, how many is unknown. Before the first bytes
-		// this is just a stream caught mid-way.
+		// The assembler did not know where the half stood (skip -1):
+		// bytes may be missing, how many is unknown. Before the first
+		// bytes this is just a stream caught mid-way.
 		s.gap(dir, t, 0)
 	}
 	if n > 0 {
-		if live {
-			s.emit(dir, t, b)
+		if len(ret) == 1 || len(ret[0].bytes) >= n {
+			// One page, or the first holds all the bytes.
+			s.emit(dir, t, ret[0].bytes[:n])
 		} else {
-			s.feed(sg, b, dir, t)
+			s.feed(ret, n, dir)
 		}
 		s.fed[i] = true
 		s.nextSeq[i] += uint32(n)
 	}
 	if end {
 		s.endSeen[i] = true
-		if c := contextOf(ac); c != nil && c.rst && !c.synthetic {
+		if ac.rst && !ac.synthetic {
 			s.rst = true
 		}
 		if s.rst {
@@ -389,44 +323,41 @@ func (s *tcpStream) emit(dir dissect.Dir, t time.Time, b []byte) {
 	s.out.Feed(dir, t, b)
 }
 
-// viewOf tells whether b is a non-empty view of p's bytes that ends where
-// p's capacity ends, as gopacket's views of a segment's payload do.
-func viewOf(b, p []byte) bool {
-	if len(b) == 0 || cap(b) > cap(p) {
-		return false
+// feed delivers the n bytes of ret, which come in more than one page, one
+// Feed per run of bytes from the same packet. Runs are found by binary
+// search on the packet of an offset, as a packet's bytes are contiguous in
+// the stream (not always: a packet that replaced a page in the middle of
+// another's is taken for the other's, whose time the run carries).
+func (s *tcpStream) feed(ret []*page, n int, dir dissect.Dir) {
+	e := s.e
+	b := e.feedBuf[:0]
+	offs := e.feedOffs[:0]
+	for _, p := range ret {
+		offs = append(offs, len(b))
+		b = append(b, p.bytes...)
 	}
-	return &p[:cap(p)][cap(p)-cap(b)] == &b[0]
-}
-
-// feed delivers b, the available bytes of sg, one Feed per run of bytes
-// from the same packet. Runs are found by binary search on the packet
-// context of an offset: a packet's bytes are contiguous in the stream.
-func (s *tcpStream) feed(sg gpreassembly.ScatterGather, b []byte, dir dissect.Dir, t time.Time) {
-	n := len(b)
-	if sg.Stats().Chunks <= 1 {
-		s.emit(dir, t, b)
-		return
+	e.feedBuf, e.feedOffs = b, offs
+	// at returns the packet of the page that holds byte off: the last
+	// page that starts at or before it (an empty page starts where the
+	// next one does).
+	at := func(off int) *pktRef {
+		return &ret[sort.SearchInts(offs, off+1)-1].pkt
 	}
 	for off := 0; off < n; {
-		c := contextAt(sg, off)
-		if c == nil {
-			s.emit(dir, t, b[off:])
-			return
-		}
+		c := at(off)
 		lo, hi := off+1, n
-		if contextAt(sg, n-1) == c {
+		if at(n-1).id == c.id {
 			lo = n // the rest comes from one packet
 		}
 		for lo < hi {
 			mid := int(uint(lo+hi) >> 1)
-			if contextAt(sg, mid) == c {
+			if at(mid).id == c.id {
 				lo = mid + 1
 			} else {
 				hi = mid
 			}
 		}
-		t = c.ts
-		s.emit(dir, t, b[off:lo])
+		s.emit(dir, c.ts, b[off:lo])
 		off = lo
 	}
 }
@@ -439,13 +370,12 @@ func (s *tcpStream) closing(t time.Time) {
 	}
 }
 
-// ReassemblyComplete is called by gopacket when both halves are closed. It
-// ends the Stream if it has not ended yet and lets gopacket drop the
-// connection. A connection seen to close (FINs or a RST), or ended by
+// complete is called by the assembler when both halves are closed, before
+// it lets the connection go. It ends the Stream if it has not ended yet. A connection seen to close (FINs or a RST), or ended by
 // Finish, is remembered for IdleTimeout, so that its last ACKs and
 // retransmissions are recognised as late rather than opening a new
 // connection; a new SYN still starts one.
-func (s *tcpStream) ReassemblyComplete(gpreassembly.AssemblerContext) bool {
+func (s *tcpStream) complete() {
 	s.done = [2]bool{true, true}
 	t := s.last
 	if s.e.finishing && s.e.endTime.After(t) {
@@ -456,7 +386,6 @@ func (s *tcpStream) ReassemblyComplete(gpreassembly.AssemblerContext) bool {
 	if closed || s.e.finishing {
 		s.e.closed.add(s.key, s.last)
 	}
-	return true
 }
 
 // end reports any bytes missing before a FIN that never got delivered, calls
