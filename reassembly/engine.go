@@ -57,11 +57,11 @@ type Evicter interface {
 // use, and the Sink and its Streams, which it calls synchronously, must not
 // call it back.
 type Engine struct {
-	opt     Options
-	ports   portSet
-	sink    Sink
-	rec     *recorder // sink, when it is a pipelined Run's (see tcpStream.emit)
-	stats   Stats
+	opt   Options
+	ports portSet
+	sink  Sink
+	rec   *recorder // sink, when it is a pipelined Run's (see tcpStream.emit)
+	stats Stats
 
 	tcp    layers.TCP // decoded segment of the current packet
 	synTCP layers.TCP // segment of synthetic resets, see reset

@@ -2,8 +2,8 @@ package reassembly
 
 import (
 	"bytes"
-	"sort"
 	"net/netip"
+	"sort"
 	"time"
 
 	"github.com/gopacket/gopacket/layers"
