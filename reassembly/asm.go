@@ -1,6 +1,7 @@
 package reassembly
 
 import (
+	"encoding/binary"
 	"time"
 
 	"github.com/gopacket/gopacket/layers"
@@ -184,10 +185,28 @@ func (c *conns) remove(s *tcpStream) {
 // assembled again once the old one is gone.
 func (e *Engine) assembleTCP() {
 	tcp := &e.tcp
-	key, swapped := e.curKey(uint16(tcp.SrcPort), uint16(tcp.DstPort))
+	sp, dp := uint16(tcp.SrcPort), uint16(tcp.DstPort)
+	var (
+		key     connKey
+		k4      closedKey4
+		swapped bool
+	)
+	if e.cur.v6 {
+		key, swapped = e.curKey(sp, dp)
+	} else {
+		k4, swapped = e.curKey4(sp, dp)
+	}
 	for {
-		s := e.conns.get(key)
+		var s *tcpStream
+		if e.cur.v6 {
+			s = e.conns.v6[key]
+		} else {
+			s = e.conns.v4[k4]
+		}
 		if s == nil {
+			if !e.cur.v6 {
+				key = k4.long()
+			}
 			if s = e.newStream(key, swapped); s == nil {
 				return
 			}
@@ -204,6 +223,25 @@ func (e *Engine) assembleTCP() {
 		}
 		e.replay = false
 	}
+}
+
+// curKey4 is curKey for an IPv4 packet, in the short form.
+func (e *Engine) curKey4(sp, dp uint16) (k closedKey4, swapped bool) {
+	k = closedKey4{a: [4]byte(e.cur.src), b: [4]byte(e.cur.dst), pa: sp, pb: dp}
+	a, b := binary.BigEndian.Uint32(k.a[:]), binary.BigEndian.Uint32(k.b[:])
+	if a > b || (a == b && sp > dp) {
+		k.a, k.b, k.pa, k.pb = k.b, k.a, k.pb, k.pa
+		swapped = true
+	}
+	return k, swapped
+}
+
+// long returns the connKey whose short form is k (see key4).
+func (k closedKey4) long() connKey {
+	c := connKey{pa: k.pa, pb: k.pb}
+	copy(c.a[:], k.a[:])
+	copy(c.b[:], k.b[:])
+	return c
 }
 
 // segment assembles one segment of half i of s (gopacket's
