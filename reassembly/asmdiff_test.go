@@ -18,7 +18,7 @@ import (
 // Engine as it was on gopacket's Assembler (internal/gpref), and requires
 // the same Sink and Stream calls, in the same order, and the same Stats.
 // The input drives a generator (diffScript) of a few connections on one or
-// two 4-tuples: handshakes or mid-stream starts, SYN retransmissions, new
+// two 4-tuples, IPv4 or IPv6: handshakes or mid-stream starts, SYN retransmissions, new
 // SYNs on a used 4-tuple, random segment splits, reordering, duplicates,
 // overlaps with the same and with other bytes, loss, FINs and RSTs
 // anywhere, keep-alives, sequence numbers near the wrap and the quarter
@@ -112,6 +112,7 @@ func diffScript(in []byte) (Options, []diffPkt) {
 	if b.intn(4) == 0 {
 		opt = Options{}
 	}
+	v6 := b.intn(5) == 0
 	tuples := 1 + b.intn(2)
 	// Per 4-tuple and direction, the next sequence number and the bytes
 	// sent so far.
@@ -267,28 +268,41 @@ func diffScript(in []byte) (Options, []diffPkt) {
 		default:
 			ts = ts.Add(time.Duration(b.intn(50)) * time.Millisecond)
 		}
-		pkts = append(pkts, diffPkt{ts: ts, data: diffFrame(s)})
+		pkts = append(pkts, diffPkt{ts: ts, data: diffFrame(s, v6)})
 	}
 	return opt, pkts
 }
 
-// diffFrame builds the raw IPv4 packet of s. 4-tuple c is 10.0.0.1:(4000+c)
-// to 10.0.0.2:1863.
-func diffFrame(s diffSeg) []byte {
-	p := make([]byte, 40+len(s.payload))
-	p[0] = 0x45
-	binary.BigEndian.PutUint16(p[2:], uint16(len(p)))
-	p[8] = 64
-	p[9] = 6
-	a := netip.MustParseAddr("10.0.0.1").As4()
-	z := netip.MustParseAddr("10.0.0.2").As4()
+// diffFrame builds the raw IPv4 or IPv6 packet of s. 4-tuple c is
+// 10.0.0.1:(4000+c) to 10.0.0.2:1863, or 2001:db8::1 to 2001:db8::2.
+func diffFrame(s diffSeg, v6 bool) []byte {
+	ipLen := 20
+	a, z := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")
+	if v6 {
+		ipLen = 40
+		a, z = netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("2001:db8::2")
+	}
+	p := make([]byte, ipLen+20+len(s.payload))
 	sp, dp := uint16(4000+s.conn), uint16(1863)
 	if !s.c2s {
 		a, z, sp, dp = z, a, dp, sp
 	}
-	copy(p[12:], a[:])
-	copy(p[16:], z[:])
-	tcp := p[20:]
+	if v6 {
+		p[0] = 0x60
+		binary.BigEndian.PutUint16(p[4:], uint16(len(p)-ipLen))
+		p[6] = 6
+		p[7] = 64
+		copy(p[8:], a.AsSlice())
+		copy(p[24:], z.AsSlice())
+	} else {
+		p[0] = 0x45
+		binary.BigEndian.PutUint16(p[2:], uint16(len(p)))
+		p[8] = 64
+		p[9] = 6
+		copy(p[12:], a.AsSlice())
+		copy(p[16:], z.AsSlice())
+	}
+	tcp := p[ipLen:]
 	binary.BigEndian.PutUint16(tcp[0:], sp)
 	binary.BigEndian.PutUint16(tcp[2:], dp)
 	binary.BigEndian.PutUint32(tcp[4:], s.seq)
