@@ -9,12 +9,42 @@ import (
 
 // The Engine's TCP assembler. It keeps the rules of the gopacket
 // reassembly.Assembler the Engine used before (v1.7.7, tcpassembly.go), so
-// that every Stream gets the same calls, but is made for one goroutine and
-// one Stream type: connections are found with one map lookup on a
-// comparable key, their state lives in the tcpStream, and nothing is
-// locked, called through an interface or allocated for a segment that
-// arrives in order. Out-of-order bytes are copied into pages of at most
-// pageBytes, as gopacket did, so that the page limits keep their meaning.
+// that every Stream gets the same calls (FuzzAssemblerDiff compares the
+// two), but is made for one goroutine and one Stream type: a connection is
+// found with one map lookup on a comparable key (12 bytes for IPv4), its
+// two halves live in its tcpStream, and nothing is locked, called through
+// an interface or allocated for a segment that arrives in order.
+//
+// The rules, per half (direction) of a connection:
+//
+//   - The half starts at its SYN, or at its first segment (tcpStream.accept
+//     forces the start of a connection caught mid-stream). A SYN on a half
+//     that started is dropped (a retransmission; a new connection on the
+//     4-tuple is seen by accept, which ends the old one first).
+//   - A segment at or before the next expected sequence number is
+//     delivered at once, less the bytes already delivered, followed by the
+//     queued bytes it makes contiguous. One after it is copied into pages
+//     of at most pageBytes, in sequence order; where it overlaps queued
+//     bytes, the newer bytes win.
+//   - A RST counts only at the expected sequence number, and a RST or FIN
+//     that lies wholly before it is dropped. A FIN queued ahead of a hole
+//     ends the half once the bytes reach it.
+//   - At the page limits (Options.MaxBufferedPagesPerConn and
+//     MaxBufferedPagesTotal), the hole in front of the first queued page is
+//     given up at once. A flush gives up the holes in front of pages seen
+//     before ReorderWindow, and closes the halves with nothing queued of
+//     connections silent for IdleTimeout.
+//   - Sequence numbers compare as gopacket's did (seq.diff): numbers in the
+//     first quarter of the space follow those in the last quarter.
+//   - When both halves are closed, the connection is complete and let go.
+//     A stream that ended earlier (a new SYN, endFinished, eviction) has
+//     its open halves reset (Engine.reset), which closes them as a RST at
+//     their next sequence number would.
+//
+// One difference: gopacket's pages came back from a sync.Pool with the end
+// flag of their last use when they were not the last page of a segment,
+// so a segment of more than pageBytes could end a half early, depending on
+// the pool; pages here start clear.
 
 // seq is a TCP sequence number in [0, 1<<32), or noSeq.
 type seq int64

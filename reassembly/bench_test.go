@@ -117,7 +117,7 @@ func BenchmarkEngine(b *testing.B) {
 }
 
 // TestAllocsPerPacket checks the steady state: an in-order segment of a known
-// connection allocates nothing (its context is used again by the next one).
+// connection allocates nothing.
 func TestAllocsPerPacket(t *testing.T) {
 	c := newConv(t, client, server, 1000, 5000)
 	e := NewEngine(&countSink{}, Options{})

@@ -10,9 +10,10 @@ import "time"
 // counted as Stray or, with payload, start a connection caught mid-stream.
 const maxClosedConns = 1 << 17
 
-// closedConns remembers the connections gopacket let go after they closed,
-// with the packet time they were last seen, for IdleTimeout after that: as
-// long as gopacket kept them in its pool before. A min-heap on the time
+// closedConns remembers the connections the assembler let go after they
+// closed, with the packet time they were last seen, for IdleTimeout after
+// that: as long as gopacket's assembler, which the Engine used before,
+// kept them in its pool. A min-heap on the time
 // finds the ones to forget; a connection seen again keeps its old entry,
 // which is put back with the new time when it comes up.
 //
@@ -139,8 +140,8 @@ func (c *closedConns) late(k connKey, syn bool, t time.Time) bool {
 		c.forget(k)
 		return false
 	}
-	// A late packet keeps the connection remembered, as it kept gopacket's
-	// connection.
+	// A late packet keeps the connection remembered, as it kept the
+	// connection in gopacket's pool.
 	if n := t.UnixNano(); n > seen {
 		c.set(k, n)
 	}

@@ -55,8 +55,8 @@ import (
 
 // maxDetected bounds the connections remembered as detected (and as
 // checked and found not MSNP). Past it the oldest are forgotten: a
-// forgotten MSNP connection is then only reassembled while gopacket still
-// tracks it, and a forgotten other one may be sniffed again. A forgotten
+// forgotten MSNP connection is then only reassembled while the assembler
+// still holds it, and a forgotten other one may be sniffed again. A forgotten
 // connection that was still held drops its packets.
 const maxDetected = 1 << 16
 

@@ -16,7 +16,9 @@
 // are reassembled with gopacket's ip4defrag) and IPv6 (extension headers are
 // followed; fragments are counted, not reassembled), by slicing the headers
 // without allocating. TCP segments with an endpoint on an MSNP port
-// (Options.Ports, default 1863) go to one gopacket reassembly.Assembler.
+// (Options.Ports, default 1863) go to the Engine's TCP assembler (asm.go),
+// which follows the rules of gopacket's reassembly.Assembler that it
+// replaced, without its locks, interfaces and per-packet allocations.
 // Checksums are not verified: captures taken on the sending host carry
 // offloaded, unfinished checksums.
 //
@@ -33,9 +35,9 @@
 //
 // # Limits and time
 //
-// Out-of-order data is held in gopacket pages, bounded per connection and in
-// total by Options; at a limit the oldest hole is given up and reported as a
-// Gap. All timing is packet time: every FlushInterval the data stuck behind a
+// Out-of-order data is held in pages of at most 1900 bytes, bounded per
+// connection and in total by Options; at a limit the oldest hole is given
+// up and reported as a Gap. All timing is packet time: every FlushInterval the data stuck behind a
 // hole for longer than ReorderWindow is delivered after a Gap, and connections
 // silent for IdleTimeout are ended. Engine.Finish delivers what is left and
 // ends the remaining Streams. IPv4 fragments are held for at most 30 s and
@@ -54,6 +56,5 @@
 // order as without the pipeline. Output does not depend on scheduling: what
 // a flush delivers goes stream by stream in the order the streams opened.
 //
-// gopacket's reassembly package registers two command-line flags of its own
-// when it is linked in; this package defines none.
+// This package defines no command-line flags.
 package reassembly

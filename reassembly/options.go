@@ -12,7 +12,8 @@ import (
 const DefaultPort = 1863
 
 // DefaultMaxBufferedPagesPerConn bounds the out-of-order data held for one
-// connection. gopacket stores it in pages of 1900 bytes, so 256 pages hold
+// connection. The assembler stores it in pages of 1900 bytes (pageBytes,
+// as gopacket's did), so 256 pages hold
 // about 475 KiB: more than seven full 64 KiB windows of the unscaled TCP
 // stacks MSNP clients ran on, or one scaled window of that size. A
 // connection that needs more has lost data for good; when the limit is hit

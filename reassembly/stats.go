@@ -134,7 +134,8 @@ type Stats struct {
 	// Gaps and GapBytes count the Gap calls and the bytes they reported.
 	Gaps     int64
 	GapBytes int64
-	// UnknownGaps counts Gap calls whose size gopacket could not tell (n=0).
+	// UnknownGaps counts Gap calls whose size the assembler could not tell
+	// (n=0).
 	UnknownGaps int64
 }
 

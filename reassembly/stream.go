@@ -389,7 +389,8 @@ func (s *tcpStream) complete() {
 }
 
 // end reports any bytes missing before a FIN that never got delivered, calls
-// End once, and has the Engine close the halves gopacket still has open.
+// End once, and has the Engine close the halves the assembler still has
+// open.
 // t is when the connection ends if it was not seen to close: its last
 // packet, or the time passed to Finish. A connection seen to close (the
 // second FIN or a RST accepted, closedAt) ends at the packet that closed
