@@ -159,6 +159,10 @@ func (e *Engine) release(p *page) int {
 type conns struct {
 	v4 map[closedKey4]*tcpStream
 	v6 map[connKey]*tcpStream
+	// peak is the most connections held since the maps were made: a Go
+	// map does not shrink, so shrink makes them again when far fewer
+	// are left.
+	peak int
 	// head is the sentinel of the list of the connections held, in the
 	// order they came, which flushes walk.
 	head tcpStream
@@ -186,6 +190,7 @@ func (c *conns) put(s *tcpStream) {
 		c.v4[key4(s.key)] = s
 	}
 	s.held = true
+	c.peak = max(c.peak, len(c.v4)+len(c.v6))
 	s.aprev, s.anext = c.head.aprev, &c.head
 	c.head.aprev.anext = s
 	c.head.aprev = s
@@ -206,6 +211,33 @@ func (c *conns) remove(s *tcpStream) {
 	for i := range s.h {
 		s.h[i].first, s.h[i].last = nil, nil
 	}
+}
+
+// minShrink is the fewest connections held at the peak for which shrink
+// makes the maps again: below it they weigh less than a megabyte.
+const minShrink = 1 << 14
+
+// shrink makes the maps again, with only the connections held, when these
+// are fewer than an eighth of the peak.
+func (c *conns) shrink() {
+	n := len(c.v4) + len(c.v6)
+	if c.peak < minShrink || n >= c.peak/8 {
+		return
+	}
+	// maps.Clone would keep the size of the tables.
+	v4 := make(map[closedKey4]*tcpStream, len(c.v4))
+	for k, s := range c.v4 {
+		v4[k] = s
+	}
+	c.v4 = v4
+	if c.v6 != nil {
+		v6 := make(map[connKey]*tcpStream, len(c.v6))
+		for k, s := range c.v6 {
+			v6[k] = s
+		}
+		c.v6 = v6
+	}
+	c.peak = n
 }
 
 // assembleTCP assembles e.tcp, the segment of the current packet, whose
@@ -616,6 +648,7 @@ func (e *Engine) flush(t, tc time.Time) {
 		}
 		s = next
 	}
+	e.conns.shrink()
 }
 
 // flushAll delivers everything queued, after the holes, and closes every
