@@ -107,29 +107,31 @@ func (discard) End(time.Time, bool)                 {}
 // tcpStream is one connection: the assembler's state of its two halves
 // and the Sink's Stream it feeds. Indexes [0] and [1] of its arrays are
 // the halves: [0] is the direction of the connection's first packet. The
-// fields used for every packet come first, and the halves' state is kept
-// inline: a stream is touched once per packet and its first touch is
-// usually a cache miss.
+// fields used for every packet come first, in the first cache line, and the
+// halves' state follows inline: a stream is touched once per packet and its
+// first touch is usually a cache miss.
 type tcpStream struct {
-	e       *Engine
-	out     Stream
-	pipe    *pipeStream // out, when the Sink is a pipelined Run's recorder
-	last    time.Time   // latest packet time of the connection, on the clock
-	h       [2]half     // the assembler's state of each half
-	fsm     tcpFSM
-	nextSeq [2]uint32 // sequence number after the last byte delivered
-	isn     [2]uint32 // sequence number of the SYN of each half (assumed for a forced start)
-	finSeq  [2]uint32 // where a FIN seen in accept ends each half
-	started [2]bool   // nextSeq is set
-	finSeen [2]bool   // finSeq is set
-	fed     [2]bool   // bytes were delivered
-	done    [2]bool   // the assembler closed the half
-	endSeen [2]bool   // the half ended with a FIN or RST
-	ended   bool      // End was called
-	rst     bool      // a RST ended the connection
-	rstSeen bool      // a RST was accepted, maybe ahead of a hole
-	evicted bool      // ended by Options.MaxConnections
-	held    bool      // the assembler holds the connection (conns)
+	e        *Engine
+	pipe     *pipeStream // out, when the Sink is a pipelined Run's recorder
+	out      Stream
+	last     time.Time // latest packet time of the connection, on the clock
+	swapped  bool      // key.b is the source of the first packet
+	firstC2S bool      // the first packet went client to server
+	ended    bool      // End was called
+	held     bool      // the assembler holds the connection (conns)
+	started  [2]bool   // nextSeq is set
+	fsm      tcpFSM
+	h        [2]half   // the assembler's state of each half
+	nextSeq  [2]uint32 // sequence number after the last byte delivered
+	isn      [2]uint32 // sequence number of the SYN of each half (assumed for a forced start)
+	finSeq   [2]uint32 // where a FIN seen in accept ends each half
+	finSeen  [2]bool   // finSeq is set
+	fed      [2]bool   // bytes were delivered
+	done     [2]bool   // the assembler closed the half
+	endSeen  [2]bool   // the half ended with a FIN or RST
+	rst      bool      // a RST ended the connection
+	rstSeen  bool      // a RST was accepted, maybe ahead of a hole
+	evicted  bool      // ended by Options.MaxConnections
 
 	// closedAt is the time of the packet that closed the connection: the
 	// second FIN or the first RST accepted. The End of a closed
@@ -138,10 +140,8 @@ type tcpStream struct {
 	// SYN (see end).
 	closedAt time.Time
 
-	firstC2S bool  // the first packet went client to server
-	swapped  bool  // key.b is the source of the first packet
-	id       int64 // order of creation, from 1
-	key      connKey
+	id  int64 // order of creation, from 1
+	key connKey
 	// prev and next link the Engine's list of streams not yet ended.
 	prev, next *tcpStream
 	// aprev and anext link the assembler's list of connections (conns).
