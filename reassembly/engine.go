@@ -284,9 +284,9 @@ func (e *Engine) packet(data []byte, ci gopacket.CaptureInfo, ahead time.Duratio
 }
 
 // assembleSegment gives p.tcp, the TCP segment of packet data, to the
-// assembler (assembleTCP): Packet calls it for a segment of an MSNP connection, and
-// replayHeld for a held one. The segment passed Packet's checks. ahead is
-// that of packet.
+// assembler (assembleTCP): Packet calls it for a segment of an MSNP
+// connection, and replayHeld for a held one. The segment passed Packet's
+// checks. ahead is that of packet.
 func (e *Engine) assembleSegment(data []byte, p *ipPacket, ci gopacket.CaptureInfo, ahead time.Duration, link layers.LinkType, file string, num int64) {
 	if e.opt.OnPacket != nil {
 		e.opt.OnPacket(data, ci, link)
