@@ -64,8 +64,8 @@ type msgLog struct {
 	// sender, type, content type and format, and the strings are seldom
 	// the same copy, so each comparison reads the bytes.
 	hint [6]uint8
-	// last is the time of the message appended last: times are written as
-	// differences from it.
+	// lastSec is the time, in seconds, of the message appended last:
+	// times are written as differences from it.
 	lastSec int64
 	// loc is the location of the first message's time, given back to every
 	// decoded time (a capture's times share one).
