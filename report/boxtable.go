@@ -2,6 +2,7 @@ package report
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -98,16 +99,17 @@ func (r *boxRows) each(f func(row []string) error) error {
 
 func (r *boxRows) close() { r.sp.close() }
 
-// writeBox writes the table of header and the spooled rows in
-// tablewriter's default layout.
-func (p *tablePrinter) writeBox(header []string, rows *boxRows) {
+// writeBox writes the table of header and the rows each gives, in
+// tablewriter's layout, with the column widths (of the trimmed cells)
+// given.
+func (p *tablePrinter) writeBox(header []string, widths []int, each func(yield func(row []string) error) error) {
 	if p.err != nil {
 		return
 	}
 	var b []byte
 	line := func(l, m, r string) {
 		b = append(b[:0], l...)
-		for i, w := range rows.widths {
+		for i, w := range widths {
 			if i > 0 {
 				b = append(b, m...)
 			}
@@ -123,7 +125,7 @@ func (p *tablePrinter) writeBox(header []string, rows *boxRows) {
 		b = append(b[:0], "│"...)
 		for i, c := range row {
 			c = strings.TrimSpace(c)
-			pad := rows.widths[i] - twwidth.Width(c)
+			pad := widths[i] - twwidth.Width(c)
 			left := 0
 			if center {
 				left = pad / 2
@@ -139,15 +141,26 @@ func (p *tablePrinter) writeBox(header []string, rows *boxRows) {
 	}
 	line("┌", "┬", "┐")
 	cells(header, true)
-	line("├", "┼", "┤")
-	if err := rows.each(func(row []string) error {
+	first := true
+	if err := each(func(row []string) error {
+		if first {
+			// The header's rule: tablewriter draws none under a
+			// header without rows.
+			line("├", "┼", "┤")
+			first = false
+		}
 		cells(row, false)
 		return p.err
 	}); err != nil {
-		p.err = err
+		p.err = cmp.Or(p.err, err)
 		return
 	}
 	line("└", "┴", "┘")
+}
+
+// writeBoxRows writes the table of header and the spooled rows.
+func (p *tablePrinter) writeBoxRows(header []string, rows *boxRows) {
+	p.writeBox(header, rows.widths, rows.each)
 }
 
 // cellReader reads cells (uvarint length, bytes) back from a spool.

@@ -14,6 +14,7 @@ import (
 	"github.com/msnsniff/msnsniff/dissect"
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/pkg/twcache"
+	"github.com/olekukonko/tablewriter/pkg/twwidth"
 	"github.com/olekukonko/tablewriter/tw"
 )
 
@@ -103,9 +104,9 @@ func writeTables(w io.Writer, src tableSource, opt Options) error {
 		}); err != nil {
 			return err
 		}
-		p.table(overviewHeader, all)
+		p.tablewriter(overviewHeader, all)
 	} else {
-		p.writeBox(overviewHeader, rows)
+		p.writeBoxRows(overviewHeader, rows)
 	}
 	rows.close()
 	if details && p.err == nil {
@@ -340,7 +341,40 @@ func (p *tablePrinter) s(v string) string {
 	return string(dissect.EscapeText(nil, []byte(v)))
 }
 
+// table writes a table: header and rows, in tablewriter's layout. A table
+// whose cells are all plain is written by writeBox, most tables of a
+// capture's sessions, which tablewriter lays out at many times the cost;
+// the others by tablewriter.
 func (p *tablePrinter) table(header []string, rows [][]string) {
+	if p.err != nil {
+		return
+	}
+	widths := make([]int, len(header))
+	for _, row := range append([][]string{header}, rows...) {
+		if len(row) != len(header) {
+			p.tablewriter(header, rows)
+			return
+		}
+		for i, c := range row {
+			if !plain(c) {
+				p.tablewriter(header, rows)
+				return
+			}
+			widths[i] = max(widths[i], twwidth.Width(strings.TrimSpace(c)))
+		}
+	}
+	p.writeBox(header, widths, func(yield func([]string) error) error {
+		for _, r := range rows {
+			if err := yield(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// tablewriter lays a table out with tablewriter.
+func (p *tablePrinter) tablewriter(header []string, rows [][]string) {
 	if p.err != nil {
 		return
 	}
