@@ -42,6 +42,9 @@ func newBoxRows(header []string) *boxRows {
 
 // add spools a row, which has the header's number of cells.
 func (r *boxRows) add(row []string) error {
+	if len(row) != len(r.widths) {
+		return fmt.Errorf("report: internal error: a row of %d cells in a table of %d columns", len(row), len(r.widths))
+	}
 	r.measure(row)
 	b := r.buf[:0]
 	for _, c := range row {
@@ -55,12 +58,23 @@ func (r *boxRows) add(row []string) error {
 }
 
 func (r *boxRows) measure(row []string) {
-	for i, c := range row {
-		if !plain(c) {
-			r.complex = true
-		}
-		r.widths[i] = max(r.widths[i], twwidth.Width(strings.TrimSpace(c)))
+	if !measureRow(r.widths, row) {
+		r.complex = true
 	}
+}
+
+// measureRow widens widths to the display widths of row's trimmed cells
+// and reports whether row has as many cells as widths, all plain.
+func measureRow(widths []int, row []string) bool {
+	if len(row) != len(widths) {
+		return false
+	}
+	ok := true
+	for i, c := range row {
+		ok = ok && plain(c)
+		widths[i] = max(widths[i], twwidth.Width(strings.TrimSpace(c)))
+	}
+	return ok
 }
 
 // plain reports whether c has no control character: tablewriter lays out

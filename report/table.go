@@ -14,7 +14,6 @@ import (
 	"github.com/msnsniff/msnsniff/dissect"
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/pkg/twcache"
-	"github.com/olekukonko/tablewriter/pkg/twwidth"
 	"github.com/olekukonko/tablewriter/tw"
 )
 
@@ -350,18 +349,13 @@ func (p *tablePrinter) table(header []string, rows [][]string) {
 		return
 	}
 	widths := make([]int, len(header))
-	for _, row := range append([][]string{header}, rows...) {
-		if len(row) != len(header) {
-			p.tablewriter(header, rows)
-			return
-		}
-		for i, c := range row {
-			if !plain(c) {
-				p.tablewriter(header, rows)
-				return
-			}
-			widths[i] = max(widths[i], twwidth.Width(strings.TrimSpace(c)))
-		}
+	ok := measureRow(widths, header)
+	for _, row := range rows {
+		ok = ok && measureRow(widths, row)
+	}
+	if !ok {
+		p.tablewriter(header, rows)
+		return
 	}
 	p.writeBox(header, widths, func(yield func([]string) error) error {
 		for _, r := range rows {
