@@ -72,11 +72,9 @@ type msgLog struct {
 	loc *time.Location
 }
 
-// add appends m and returns the offset of its flags byte.
-func (l *msgLog) add(m *Message) int { return logAdd(l, m, m.Text) }
-
-// logAdd is add with the text given apart from m, m.Text unused: the
-// dissector's is a view of the payload, copied into the log only.
+// logAdd appends m to l, with the text given apart from m (m.Text
+// unused: the dissector's is a view of the payload, copied into the log
+// only), and returns the offset of its flags byte.
 func logAdd[T string | []byte](l *msgLog, m *Message, text T) int {
 	if l.n == 0 {
 		l.loc = m.Time.Location()

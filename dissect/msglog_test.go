@@ -78,7 +78,7 @@ func TestMessageLogRoundTrip(t *testing.T) {
 		var offs []int
 		for range r.IntN(400) {
 			m := randMessage(r)
-			offs = append(offs, ch.log.add(m))
+			offs = append(offs, logAdd(&ch.log, m, m.Text))
 			want = append(want, *m)
 			if len(want) > 1 && r.IntN(3) == 0 {
 				i := r.IntN(len(want))

@@ -28,8 +28,8 @@ type Chat struct {
 	// from the same one or two users.
 	last *Participant
 	// typing holds the TypingUser value kept last in each direction: a
-	// user sends the same one again and again, and messages share the
-	// string rather than each copying it.
+	// user sends the same one again and again, and a typing notification
+	// that repeats it allocates no string for it.
 	typing [2]string
 }
 

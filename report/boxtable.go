@@ -36,7 +36,7 @@ type boxRows struct {
 
 func newBoxRows(header []string) *boxRows {
 	r := &boxRows{widths: make([]int, len(header))}
-	r.measure(header)
+	r.complex = !measureRow(r.widths, header)
 	return r
 }
 
@@ -45,7 +45,9 @@ func (r *boxRows) add(row []string) error {
 	if len(row) != len(r.widths) {
 		return fmt.Errorf("report: internal error: a row of %d cells in a table of %d columns", len(row), len(r.widths))
 	}
-	r.measure(row)
+	if !measureRow(r.widths, row) {
+		r.complex = true
+	}
 	b := r.buf[:0]
 	for _, c := range row {
 		b = binary.AppendUvarint(b, uint64(len(c)))
@@ -55,12 +57,6 @@ func (r *boxRows) add(row []string) error {
 	r.n++
 	_, err := r.sp.write(b)
 	return err
-}
-
-func (r *boxRows) measure(row []string) {
-	if !measureRow(r.widths, row) {
-		r.complex = true
-	}
 }
 
 // measureRow widens widths to the display widths of row's trimmed cells
