@@ -246,8 +246,9 @@ func (d *logReader) skipRest(flags byte) {
 	}
 }
 
-// logReader reads what msgLog.add wrote. The log is never truncated or
-// written but by add, so a read past its end is a bug: it panics.
+// logReader reads what logAdd wrote. The log is never truncated or
+// written but by logAdd and setAcked, so a read past its end is a bug: it
+// panics.
 type logReader struct {
 	b    []byte
 	refs []string
