@@ -54,7 +54,7 @@ func TestBoxTableMatchesTablewriter(t *testing.T) {
 		}
 		plainSeen++
 		var want, got, viaTable bytes.Buffer
-		(&tablePrinter{w: &want}).tablewriter(header, rows)
+		(&tablePrinter{w: &want}).viaTablewriter(header, rows)
 		q := &tablePrinter{w: &got}
 		q.writeBoxRows(header, br)
 		br.close()
@@ -78,7 +78,7 @@ func TestBoxTableMatchesTablewriter(t *testing.T) {
 			t.Errorf("plain(%q) = true", c)
 		}
 		var want, got, viaTable bytes.Buffer
-		(&tablePrinter{w: &want}).tablewriter([]string{"A"}, [][]string{{c}})
+		(&tablePrinter{w: &want}).viaTablewriter([]string{"A"}, [][]string{{c}})
 		br := newBoxRows([]string{"A"})
 		br.add([]string{c})
 		(&tablePrinter{w: &got}).writeBoxRows([]string{"A"}, br)
@@ -147,7 +147,7 @@ func TestOverviewWithControls(t *testing.T) {
 			if !strings.Contains(strings.Join(row, ""), "user@hotmail.com") {
 				t.Fatalf("%q: the row has no user: %q", handle, row)
 			}
-			p.tablewriter(overviewHeader, [][]string{row})
+			p.viaTablewriter(overviewHeader, [][]string{row})
 			if !strings.Contains(got.String(), want.String()) {
 				t.Errorf("%q, raw %v: the overview is not tablewriter's\n%s\nwant in it:\n%s", handle, raw, got.String(), want.String())
 			}

@@ -103,7 +103,7 @@ func writeTables(w io.Writer, src tableSource, opt Options) error {
 		}); err != nil {
 			return err
 		}
-		p.tablewriter(overviewHeader, all)
+		p.viaTablewriter(overviewHeader, all)
 	} else {
 		p.writeBoxRows(overviewHeader, rows)
 	}
@@ -354,7 +354,7 @@ func (p *tablePrinter) table(header []string, rows [][]string) {
 		ok = ok && measureRow(widths, row)
 	}
 	if !ok {
-		p.tablewriter(header, rows)
+		p.viaTablewriter(header, rows)
 		return
 	}
 	p.writeBox(header, widths, func(yield func([]string) error) error {
@@ -367,8 +367,8 @@ func (p *tablePrinter) table(header []string, rows [][]string) {
 	})
 }
 
-// tablewriter lays a table out with tablewriter.
-func (p *tablePrinter) tablewriter(header []string, rows [][]string) {
+// viaTablewriter lays a table out with tablewriter.
+func (p *tablePrinter) viaTablewriter(header []string, rows [][]string) {
 	if p.err != nil {
 		return
 	}
