@@ -173,13 +173,6 @@ func (c *conns) init() {
 	c.head.anext, c.head.aprev = &c.head, &c.head
 }
 
-func (c *conns) get(k connKey) *tcpStream {
-	if k.v6 {
-		return c.v6[k]
-	}
-	return c.v4[key4(k)]
-}
-
 func (c *conns) put(s *tcpStream) {
 	if s.key.v6 {
 		if c.v6 == nil {
@@ -189,7 +182,6 @@ func (c *conns) put(s *tcpStream) {
 	} else {
 		c.v4[key4(s.key)] = s
 	}
-	s.held = true
 	c.peak = max(c.peak, len(c.v4)+len(c.v6))
 	s.aprev, s.anext = c.head.aprev, &c.head
 	c.head.aprev.anext = s
@@ -197,10 +189,9 @@ func (c *conns) put(s *tcpStream) {
 }
 
 func (c *conns) remove(s *tcpStream) {
-	if !s.held {
-		return
+	if s.anext == nil {
+		return // not held
 	}
-	s.held = false
 	if s.key.v6 {
 		delete(c.v6, s.key)
 	} else {
@@ -208,9 +199,6 @@ func (c *conns) remove(s *tcpStream) {
 	}
 	s.aprev.anext, s.anext.aprev = s.anext, s.aprev
 	s.aprev, s.anext = nil, nil
-	for i := range s.h {
-		s.h[i].first, s.h[i].last = nil, nil
-	}
 }
 
 // minShrink is the fewest connections held at the peak for which shrink
@@ -313,7 +301,9 @@ func (e *Engine) segment(s *tcpStream, i int, t *layers.TCP, ac *pktRef) {
 	if h.lastSeen.Before(ac.clock) {
 		h.lastSeen = ac.clock
 	}
-	start := h.nextSeq == noSeq && t.SYN
+	// start is set by accept when the half may start without a SYN; a
+	// SYN starts it anyway (below).
+	start := false
 	sq := seq(t.Seq)
 	if !s.accept(t, &sq, i, h.nextSeq, &start, ac) {
 		return
@@ -533,15 +523,8 @@ func (e *Engine) addContiguous(h *half, last seq) seq {
 	}
 	for p != nil && last.diff(p.seq) == 0 {
 		last = last.add(len(p.bytes))
-		e.ret = append(e.ret, p)
-		h.first = p.next
-		if h.first == nil {
-			h.last = nil
-		}
-		if p.next != nil {
-			p.next.prev = nil
-		}
-		p = p.next
+		e.addNext(h)
+		p = h.first
 	}
 	return last
 }

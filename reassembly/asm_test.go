@@ -32,7 +32,10 @@ func TestConnsShrink(t *testing.T) {
 		t.Errorf("peak = %d after shrink, want %d", c.peak, left)
 	}
 	for i, s := range all {
-		got := c.get(s.key)
+		got := c.v4[key4(s.key)]
+		if s.key.v6 {
+			got = c.v6[s.key]
+		}
 		if want := (*tcpStream)(nil); i%20 == 0 {
 			want = s
 			if got != want {

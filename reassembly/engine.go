@@ -333,7 +333,7 @@ func (e *Engine) resetPending() {
 // sequence number (see tcpStream.accept), which closes the half unless
 // queued bytes follow it.
 func (e *Engine) reset(s *tcpStream, i int) {
-	if s.held {
+	if s.anext != nil { // held by the assembler
 		e.pktID++
 		c := pktRef{ts: e.now, clock: e.now, id: e.pktID, synthetic: true}
 		e.synTCP = layers.TCP{RST: true}

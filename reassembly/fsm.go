@@ -40,6 +40,10 @@ func (t *tcpFSM) check(tcp *layers.TCP, rev bool) bool {
 			t.state = fsmEstablished
 		}
 	}
+	if tcp.RST && t.state != fsmClosed && t.state != fsmReset {
+		t.state = fsmReset
+		return true
+	}
 	switch t.state {
 	case fsmClosed:
 		if tcp.SYN && !tcp.ACK {
@@ -48,10 +52,6 @@ func (t *tcpFSM) check(tcp *layers.TCP, rev bool) bool {
 			return true
 		}
 	case fsmSynSent:
-		if tcp.RST {
-			t.state = fsmReset
-			return true
-		}
 		if tcp.SYN && tcp.ACK && rev == !t.dir {
 			t.state = fsmEstablished
 			return true
@@ -60,20 +60,12 @@ func (t *tcpFSM) check(tcp *layers.TCP, rev bool) bool {
 			return true // a retransmission
 		}
 	case fsmEstablished:
-		if tcp.RST {
-			t.state = fsmReset
-			return true
-		}
 		if tcp.FIN {
 			t.state = fsmCloseWait
 			t.dir = rev
 		}
 		return true
 	case fsmCloseWait:
-		if tcp.RST {
-			t.state = fsmReset
-			return true
-		}
 		if tcp.FIN && tcp.ACK && rev == !t.dir {
 			t.state = fsmLastAck
 			return true
@@ -82,10 +74,6 @@ func (t *tcpFSM) check(tcp *layers.TCP, rev bool) bool {
 			return true
 		}
 	case fsmLastAck:
-		if tcp.RST {
-			t.state = fsmReset
-			return true
-		}
 		if tcp.ACK && t.dir == rev {
 			t.state = fsmClosed
 			return true

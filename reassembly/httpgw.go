@@ -1360,7 +1360,7 @@ func (c *gwConn) heldMSNP() bool {
 		case len(h.buf) == 0:
 		case h.lineOK || h.state != hsHead:
 			return false
-		case len(h.buf) >= 4 && bytes.IndexByte(h.buf, '\n') < 0 && mayStartLine(h.buf):
+		case len(h.buf) >= 4 && mayStartLine(h.buf): // no LF: the line has not ended
 			if rest := h.buf[4:]; bytes.HasPrefix(rest, []byte("/")) || bytes.HasPrefix(rest, []byte("http://")) {
 				return false
 			}

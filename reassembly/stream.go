@@ -118,7 +118,6 @@ type tcpStream struct {
 	swapped  bool      // key.b is the source of the first packet
 	firstC2S bool      // the first packet went client to server
 	ended    bool      // End was called
-	held     bool      // the assembler holds the connection (conns)
 	started  [2]bool   // nextSeq is set
 	fsm      tcpFSM
 	h        [2]half   // the assembler's state of each half
@@ -144,7 +143,8 @@ type tcpStream struct {
 	key connKey
 	// prev and next link the Engine's list of streams not yet ended.
 	prev, next *tcpStream
-	// aprev and anext link the assembler's list of connections (conns).
+	// aprev and anext link the assembler's list of connections (conns);
+	// anext is nil when the assembler does not hold the connection.
 	aprev, anext *tcpStream
 }
 
@@ -343,10 +343,11 @@ func (s *tcpStream) feed(ret []*page, n int, dir dissect.Dir) {
 	at := func(off int) *pktRef {
 		return &ret[sort.SearchInts(offs, off+1)-1].pkt
 	}
+	lastID := at(n - 1).id
 	for off := 0; off < n; {
 		c := at(off)
 		lo, hi := off+1, n
-		if at(n-1).id == c.id {
+		if lastID == c.id {
 			lo = n // the rest comes from one packet
 		}
 		for lo < hi {
