@@ -248,18 +248,12 @@ func (s *tcpStream) reassembled(i int, ret []*page, skip int, end bool, ac *pktR
 		n += len(p.bytes)
 	}
 	dir := s.dir(i)
+	// The time is the packet's of the first byte, if any.
 	c := ac
-	if n == 0 || ret[0] != &s.e.live || len(ret[0].bytes) < n {
-		// The packet of the first byte, if any.
-		c = nil
-		for _, p := range ret {
-			if len(p.bytes) > 0 {
-				c = &p.pkt
-				break
-			}
-		}
-		if c == nil {
-			c = ac
+	for _, p := range ret {
+		if len(p.bytes) > 0 {
+			c = &p.pkt
+			break
 		}
 	}
 	t := c.ts
