@@ -89,6 +89,9 @@ type jsonReport struct {
 	cap          Capture
 	rb           []byte
 	err          error
+	// tab, for the table format, spools sessions as the tables show
+	// them instead of as JSON (tablespool.go).
+	tab *tableSpool
 	// emit hands final sessions and conversations to the encoding side
 	// (jsonReport.encode), on the worker goroutine when there is one.
 	// Only the encoding side touches sp, enc, sessions, convs, users and
@@ -167,7 +170,11 @@ func (j *jsonReport) encode(e *event) {
 	case evJSONSession:
 		s := e.s
 		r := newSession(s, j.txs)
-		j.buf = appendSession(j.ind, j.buf[:0], &r)
+		if j.tab != nil {
+			j.buf = j.tab.appendSession(j.buf[:0], &r)
+		} else {
+			j.buf = appendSession(j.ind, j.buf[:0], &r)
+		}
 		// The transactions are done with: clearing them lets their
 		// strings go.
 		clear(r.Transactions)
@@ -181,8 +188,19 @@ func (j *jsonReport) encode(e *event) {
 		j.user(s)
 	case evJSONConv:
 		c := j.merge.conversation(e.ss)
-		j.buf = appendConversation(j.ind, j.buf[:0], &c)
-		off, n := j.put(j.buf, []byte(`{`+"\n"+`      "id": 0`))
+		var off int64
+		var n int
+		switch {
+		case j.tab == nil:
+			j.buf = appendConversation(j.ind, j.buf[:0], &c)
+			off, n = j.put(j.buf, []byte(`{`+"\n"+`      "id": 0`))
+		case j.tab.chats:
+			j.buf = j.tab.appendChat(j.buf[:0], &c)
+			off, n = j.put(j.buf, nil)
+		default:
+			// The tables show only the conversation's row.
+			off, n = j.put(nil, nil)
+		}
 		users := make([]string, len(c.Participants))
 		for i, p := range c.Participants {
 			users[i] = p.User
@@ -607,43 +625,6 @@ func (j *jsonReport) numConversations() int { return len(j.convs) }
 // pieceBufs holds buffers for reading pieces back: session and
 // conversation are called from several goroutines at once (inOrder).
 var pieceBufs = sync.Pool{New: func() any { return new([]byte) }}
-
-// session decodes the i-th session, in report order, from the spool. It
-// is safe for concurrent use once the report is prepared.
-func (j *jsonReport) session(i int) (*Session, error) {
-	e := j.sessions[i]
-	var s Session
-	if err := j.decodePiece(e.off, int(e.n), "", &s); err != nil {
-		return nil, fmt.Errorf("report: reading back session %d: %w", e.id, err)
-	}
-	return &s, nil
-}
-
-// conversation decodes the i-th conversation, numbered i+1. It is safe
-// for concurrent use once the report is prepared.
-func (j *jsonReport) conversation(i int) (*Conversation, error) {
-	e := j.convs[i]
-	var c Conversation
-	if err := j.decodePiece(e.off, e.n, `{"id": `+strconv.Itoa(i+1), &c); err != nil {
-		return nil, fmt.Errorf("report: reading back conversation %d: %w", i+1, err)
-	}
-	return &c, nil
-}
-
-// decodePiece decodes head followed by the spooled piece at off into v,
-// reading into a buffer of pieceBufs.
-func (j *jsonReport) decodePiece(off int64, n int, head string, v any) error {
-	bp := pieceBufs.Get().(*[]byte)
-	defer pieceBufs.Put(bp)
-	b, err := j.readPiece(bp, off, n)
-	if err != nil {
-		return err
-	}
-	if head != "" {
-		b = append([]byte(head), b...)
-	}
-	return json.Unmarshal(b, v)
-}
 
 // users builds the users with their contact lists decoded.
 func (j *jsonReport) users() ([]User, error) {

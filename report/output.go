@@ -106,9 +106,13 @@ func NewOutput(w io.Writer, opt Options) *Output {
 	case FormatTranscript:
 		o.tr = &transcriptWriter{w: o.w, raw: opt.Raw, verbose: opt.Verbose}
 	case FormatJSON, FormatTable:
-		// Tables are written from the JSON report's spool too, read back
-		// one session at a time.
+		// Tables are written from the JSON report's spool too, which
+		// then holds sessions and conversations as the tables show them
+		// (tablespool.go), read back one at a time.
 		o.js = newJSONReport()
+		if opt.Format == FormatTable {
+			o.js.tab = newTableSpool(opt)
+		}
 		o.wk = newWorker(o.js.encode)
 		o.js.emit = o.wk.put
 	}

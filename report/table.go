@@ -1,7 +1,6 @@
 package report
 
 import (
-	"bytes"
 	"cmp"
 	"fmt"
 	"io"
@@ -22,9 +21,13 @@ import (
 type tableSource interface {
 	capture() Capture
 	numSessions() int
-	session(i int) (*Session, error) // in report order
+	// sessionRow appends the i-th session's overview row, in report
+	// order, to row; writeSection writes its section.
+	sessionRow(i int, row []string) ([]string, error)
+	writeSection(w io.Writer, i int) error
 	numConversations() int
-	conversation(i int) (*Conversation, error)
+	// writeChat writes the i-th conversation's messages (--chats).
+	writeChat(w io.Writer, i int) error
 	conversationRow(i int) (convRow, error) // what the conversations table shows
 	users() ([]User, error)
 }
@@ -58,40 +61,20 @@ func writeTables(w io.Writer, src tableSource, opt Options) error {
 		return p.err
 	}
 	p.printf("\n")
-	// One pass decodes each session once: its overview row is kept for
-	// the overview table, which needs every row before it is laid out,
-	// and its section, which comes after the table, is laid out at the
-	// same time by the worker and set aside in a spool (memory, then a
-	// temporary file) until the table is written.
-	workers := tableWorkers()
-	ws := newTableWorkers(workers, p.raw)
-	details := !opt.StreamTables
-	var later spool
-	defer later.close()
+	// The overview table needs every row before it is laid out: they
+	// are measured and set aside in a spool (memory, then a temporary
+	// file), then the sections follow.
 	rows := newBoxRows(overviewHeader)
 	defer rows.close()
-	err := inOrder(n, workers, func(w, i int) overviewAndSection {
-		s, err := src.session(i)
+	var row []string
+	for i := range n {
+		var err error
+		if row, err = src.sessionRow(i, row[:0]); err == nil {
+			err = rows.add(row)
+		}
 		if err != nil {
-			return overviewAndSection{err: err}
+			return err
 		}
-		r := overviewAndSection{row: p.overviewRow(s)}
-		if details {
-			d := ws[w].render(func(q *tablePrinter) { q.session(s, opt.Verbose) })
-			r.section, r.err = d.v, d.err
-		}
-		return r
-	}, func(_ int, r overviewAndSection) error {
-		if r.err == nil {
-			r.err = rows.add(r.row)
-		}
-		if r.err == nil && details {
-			_, r.err = later.write(r.section)
-		}
-		return r.err
-	})
-	if err != nil {
-		return err
 	}
 	if rows.complex {
 		// A cell with a control character (--raw): tablewriter lays the
@@ -108,11 +91,11 @@ func writeTables(w io.Writer, src tableSource, opt Options) error {
 		p.writeBoxRows(overviewHeader, rows)
 	}
 	rows.close()
-	if details && p.err == nil {
-		if err := later.flush(); err != nil {
-			return err
+	for i := range n {
+		if opt.StreamTables || p.err != nil {
+			break
 		}
-		_, p.err = io.Copy(p.w, later.reader())
+		p.err = src.writeSection(p.w, i)
 	}
 	p.conversations(src)
 	us, err := src.users()
@@ -144,41 +127,10 @@ func (p *tablePrinter) overviewRow(s *Session) []string {
 	}
 }
 
-// overviewAndSection is a session's overview row and its section.
-type overviewAndSection struct {
-	row     []string
-	section []byte
-	err     error
-}
-
 // decoded is a result of inOrder: a value, or why there is none.
 type decoded[T any] struct {
 	v   T
 	err error
-}
-
-// tableWorker lays out tables into a buffer of its own.
-type tableWorker struct {
-	buf bytes.Buffer
-	p   tablePrinter
-}
-
-func newTableWorkers(n int, raw bool) []*tableWorker {
-	ws := make([]*tableWorker, n)
-	for i := range ws {
-		w := &tableWorker{}
-		w.p = tablePrinter{w: &w.buf, raw: raw}
-		ws[i] = w
-	}
-	return ws
-}
-
-// render runs f with the worker's printer and returns a copy of what it
-// printed.
-func (w *tableWorker) render(f func(*tablePrinter)) decoded[[]byte] {
-	w.buf.Reset()
-	f(&w.p)
-	return decoded[[]byte]{v: bytes.Clone(w.buf.Bytes()), err: w.p.err}
 }
 
 // write writes b as it is.
@@ -194,33 +146,33 @@ func (p *tablePrinter) chats(src tableSource) {
 		p.printf("No switchboard conversations in the capture.\n")
 		return
 	}
-	workers := tableWorkers()
-	ws := newTableWorkers(workers, p.raw)
-	err := inOrder(src.numConversations(), workers, func(w, i int) decoded[[]byte] {
-		c, err := src.conversation(i)
+	for i := range src.numConversations() {
+		r, err := src.conversationRow(i)
 		if err != nil {
-			return decoded[[]byte]{err: err}
+			p.err = cmp.Or(p.err, err)
+			return
 		}
-		return ws[w].render(func(q *tablePrinter) {
-			if i > 0 {
-				q.printf("\n")
-			}
-			q.chat(c)
-		})
-	}, func(_ int, r decoded[[]byte]) error {
-		p.write(r.v)
-		return cmp.Or(r.err, p.err)
-	})
-	p.err = cmp.Or(p.err, err)
+		if i > 0 {
+			p.printf("\n")
+		}
+		p.chatHeading(i+1, r)
+		if p.err == nil {
+			p.err = src.writeChat(p.w, i)
+		}
+	}
 }
 
-// chat prints one conversation of the chats view.
-func (p *tablePrinter) chat(c *Conversation) {
-	names := make([]string, 0, len(c.Participants))
-	for _, x := range c.Participants {
-		names = append(names, p.s(x.User))
+// chatHeading heads the n-th conversation of the chats view.
+func (p *tablePrinter) chatHeading(n int, r convRow) {
+	names := make([]string, 0, len(r.Users))
+	for _, u := range r.Users {
+		names = append(names, p.s(u))
 	}
-	p.printf("Conversation %d (%s, switchboard session %s; sessions %s): %s\n", c.ID, c.Server, orDash(p.s(c.SessionID)), ints(c.Sessions), strings.Join(names, ", "))
+	p.printf("Conversation %d (%s, switchboard session %s; sessions %s): %s\n", n, r.Server, orDash(p.s(r.SessionID)), ints(r.Sessions), strings.Join(names, ", "))
+}
+
+// chatMessages prints a conversation's messages for the chats view.
+func (p *tablePrinter) chatMessages(c *Conversation) {
 	rows := [][]string{}
 	for _, m := range c.Messages {
 		text := messageText(m)
