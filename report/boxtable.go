@@ -68,9 +68,23 @@ func measureRow(widths []int, row []string) bool {
 	ok := true
 	for i, c := range row {
 		ok = ok && plain(c)
-		widths[i] = max(widths[i], twwidth.Width(strings.TrimSpace(c)))
+		widths[i] = max(widths[i], width(strings.TrimSpace(c)))
 	}
 	return ok
+}
+
+// width is c's display width as tablewriter measures it (twwidth.Width).
+// A cell of printable ASCII, which most are, is as wide as it is long:
+// that is worked out here, without twwidth's locked, hashed cache (a
+// tenth of the table format's CPU time on the overview of a large
+// capture).
+func width(c string) int {
+	for i := 0; i < len(c); i++ {
+		if b := c[i]; b < 0x20 || b >= 0x7f {
+			return twwidth.Width(c)
+		}
+	}
+	return len(c)
 }
 
 // plain reports whether c has no control character: tablewriter lays out
@@ -135,7 +149,7 @@ func (p *tablePrinter) writeBox(header []string, widths []int, each func(yield f
 		b = append(b[:0], "│"...)
 		for i, c := range row {
 			c = strings.TrimSpace(c)
-			pad := widths[i] - twwidth.Width(c)
+			pad := widths[i] - width(c)
 			left := 0
 			if center {
 				left = pad / 2

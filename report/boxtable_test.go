@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/msnsniff/msnsniff/dissect"
+	"github.com/olekukonko/tablewriter/pkg/twwidth"
 )
 
 // boxPieces are what cells are made of: what the overview shows (numbers,
@@ -151,6 +152,30 @@ func TestOverviewWithControls(t *testing.T) {
 			if !strings.Contains(got.String(), want.String()) {
 				t.Errorf("%q, raw %v: the overview is not tablewriter's\n%s\nwant in it:\n%s", handle, raw, got.String(), want.String())
 			}
+		}
+	}
+}
+
+// TestWidthMatchesTwwidth holds width's ASCII shortcut to twwidth.Width:
+// every byte alone and after a letter, and random strings of ASCII,
+// escapes and other characters.
+func TestWidthMatchesTwwidth(t *testing.T) {
+	var cases []string
+	for b := range 256 {
+		cases = append(cases, string([]byte{byte(b)}), "a"+string([]byte{byte(b)})+"b")
+	}
+	rng := rand.New(rand.NewPCG(7, 7))
+	parts := []string{"a", "Z", " ", "~", "\x1b[31m", "\t", "\x7f", "é", "中", "😀", "\u200b", "\x00"}
+	for range 2000 {
+		var b strings.Builder
+		for range rng.IntN(12) {
+			b.WriteString(parts[rng.IntN(len(parts))])
+		}
+		cases = append(cases, b.String())
+	}
+	for _, c := range cases {
+		if got, want := width(c), twwidth.Width(c); got != want {
+			t.Errorf("width(%q) = %d, twwidth.Width = %d", c, got, want)
 		}
 	}
 }
