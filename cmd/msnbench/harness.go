@@ -56,7 +56,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		msnsniff = fs.String("msnsniff", "", "msnsniff binary to measure (default: go build it from the current module into a temporary directory)")
 		format   = fs.String("format", "json", "msnsniff output `format` (-T)")
 		tshark   = fs.String("tshark", "tshark", "tshark binary; empty to skip tshark")
-		only     = fs.StringSlice("tools", nil, "measure only these `tools`: read, decode, msnsniff, tshark-conv, tshark-msnms,\nmsnsniff-nolimit (msnsniff --memory-limit 0), and stages (msnsniff stopped after\nreassembly, dissection and the NDJSON report: stage-reassembly, stage-dissect,\nstage-ndjson); default all but the stages and msnsniff-nolimit")
+		only     = fs.StringSlice("tools", nil, "measure only these `tools`: read, decode, msnsniff, tshark-conv, tshark-msnms,\nmsnsniff-nolimit (msnsniff --memory-limit 0), msnsniff-table (msnsniff's default table format), and stages (msnsniff stopped after\nreassembly, dissection and the NDJSON report: stage-reassembly, stage-dissect,\nstage-ndjson); default all but the stages, msnsniff-nolimit and msnsniff-table")
 	)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
@@ -96,8 +96,9 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	tools = append(tools, tool{"msnsniff", func(f string) []string { return []string{*msnsniff, "-T", *format, "-o", os.DevNull, "-q", f} }},
 		tool{"msnsniff --memory-limit 0", func(f string) []string {
 			return []string{*msnsniff, "--memory-limit", "0", "-T", *format, "-o", os.DevNull, "-q", f}
-		}})
-	keys = append(keys, "msnsniff", "msnsniff-nolimit")
+		}},
+		tool{"msnsniff -T table", func(f string) []string { return []string{*msnsniff, "-T", "table", "-o", os.DevNull, "-q", f} }})
+	keys = append(keys, "msnsniff", "msnsniff-nolimit", "msnsniff-table")
 	if *tshark != "" {
 		if path, err := exec.LookPath(*tshark); err == nil {
 			tools = append(tools,
@@ -111,10 +112,10 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if len(*only) == 0 {
-		// The stages and msnsniff without its memory limit are measured
-		// on request only.
+		// The stages, msnsniff without its memory limit and its table
+		// format are measured on request only.
 		for _, k := range keys {
-			if !strings.HasPrefix(k, "stage-") && k != "msnsniff-nolimit" {
+			if !strings.HasPrefix(k, "stage-") && k != "msnsniff-nolimit" && k != "msnsniff-table" {
 				*only = append(*only, k)
 			}
 		}
@@ -134,7 +135,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		}
 		tools, keys = kept, keptKeys
 	}
-	if (slices.Contains(keys, "msnsniff") || slices.Contains(keys, "msnsniff-nolimit")) && *msnsniff == "" {
+	if slices.ContainsFunc(keys, func(k string) bool { return strings.HasPrefix(k, "msnsniff") }) && *msnsniff == "" {
 		dir, err := os.MkdirTemp("", "msnbench")
 		if err != nil {
 			fmt.Fprintf(stderr, "msnbench: %v\n", err)
