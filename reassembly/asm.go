@@ -403,8 +403,10 @@ func (e *Engine) checkOverlap(h *half, queue bool) {
 	start := lp.seq
 	end := start.add(len(b))
 	for cur != nil {
+		// after is how far the page starts after the bytes end.
+		after := end.diff(cur.seq)
 		// The page lies after the bytes.
-		if end.diff(cur.seq) > 0 {
+		if after > 0 {
 			next = cur
 			cur = cur.prev
 			continue
@@ -434,13 +436,14 @@ func (e *Engine) checkOverlap(h *half, queue bool) {
 			continue
 		}
 		switch {
-		case dEnd < 0 && start.diff(curEnd) > 0:
-			// The bytes start inside the page: cut its end.
-			cur.bytes = cur.bytes[:-start.diff(cur.seq)]
+		case dEnd < 0:
+			// The bytes start inside the page (before its end, or the
+			// loop would have stopped above): cut its end.
+			cur.bytes = cur.bytes[:-dStart]
 			goto insert
-		case dStart > 0 && end.diff(cur.seq) < 0:
+		case dStart > 0 && after < 0:
 			// The bytes end inside the page: cut its start.
-			n := -end.diff(cur.seq)
+			n := -after
 			cur.bytes = cur.bytes[n:]
 			cur.seq = cur.seq.add(n)
 			next = cur
