@@ -485,7 +485,8 @@ func (e *Engine) replayHeld(h *holding) {
 		if p.d == 1 {
 			ip.src, ip.dst = b, a
 		}
-		e.assembleSegment(h.buf[p.frame[0]:p.frame[1]:p.frame[1]], &ip, p.ci, p.ahead, p.link, p.file, p.num)
+		e.cur.ts = p.ci.Timestamp.Add(-p.ahead) // see Engine.packet
+		e.assembleSegment(h.buf[p.frame[0]:p.frame[1]:p.frame[1]], &ip, p.ci, p.link, p.file, p.num)
 	}
 	e.cur = cur
 	e.det.drop(h)

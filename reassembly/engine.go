@@ -280,14 +280,14 @@ func (e *Engine) packet(data []byte, ci gopacket.CaptureInfo, ahead time.Duratio
 		e.stats.OtherPort++
 		return
 	}
-	e.assembleSegment(data, &p, ci, ahead, link, file, num)
+	e.assembleSegment(data, &p, ci, link, file, num)
 }
 
 // assembleSegment gives p.tcp, the TCP segment of packet data, to the
 // assembler (assembleTCP): Packet calls it for a segment of an MSNP
 // connection, and replayHeld for a held one. The segment passed Packet's
-// checks. ahead is that of packet.
-func (e *Engine) assembleSegment(data []byte, p *ipPacket, ci gopacket.CaptureInfo, ahead time.Duration, link layers.LinkType, file string, num int64) {
+// checks. The caller has set e.cur.ts to the packet's time on the clock.
+func (e *Engine) assembleSegment(data []byte, p *ipPacket, ci gopacket.CaptureInfo, link layers.LinkType, file string, num int64) {
 	if e.opt.OnPacket != nil {
 		e.opt.OnPacket(data, ci, link)
 	}
@@ -299,10 +299,9 @@ func (e *Engine) assembleSegment(data []byte, p *ipPacket, ci gopacket.CaptureIn
 	e.stats.TCP++
 	e.stats.Assembled++
 
-	clock := ci.Timestamp.Add(-ahead)
-	e.cur = current{ts: clock, v6: p.v6, src: p.src, dst: p.dst, file: file, num: num}
+	e.cur.v6, e.cur.src, e.cur.dst, e.cur.file, e.cur.num = p.v6, p.src, p.dst, file, num
 	e.pktID++
-	e.pkt = pktRef{ts: ci.Timestamp, clock: clock, id: e.pktID, rst: e.tcp.RST}
+	e.pkt = pktRef{ts: ci.Timestamp, clock: e.cur.ts, id: e.pktID, rst: e.tcp.RST}
 	e.assembleTCP()
 }
 
