@@ -349,7 +349,7 @@ func (e *Engine) segment(s *tcpStream, i int, t *layers.TCP, ac *pktRef) {
 	if t.FIN && queue {
 		h.finSeq = sq.add(len(bytes))
 	}
-	e.ret = e.ret[:0]
+	e.ret = e.ret[:0] // a guard: send leaves e.ret empty
 	e.handleBytes(bytes, sq, s, i, t.SYN, t.RST || t.FIN, queue, ac)
 	if len(e.ret) > 0 {
 		next := e.send(s, i, ac)
@@ -570,7 +570,7 @@ func (e *Engine) skipFlush(s *tcpStream, i int) {
 		e.closeHalf(s, i)
 		return
 	}
-	e.ret = e.ret[:0]
+	e.ret = e.ret[:0] // a guard: send leaves e.ret empty
 	e.addNext(h)
 	ac := e.ret[0].pkt
 	if next := e.send(s, i, &ac); next != noSeq {
