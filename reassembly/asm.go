@@ -242,7 +242,7 @@ func (e *Engine) assembleTCP() {
 		swapped bool
 	)
 	if e.cur.v6 {
-		key, swapped = e.curKey(sp, dp)
+		key, swapped = makeConnKey(e.cur.src, e.cur.dst, sp, dp, true)
 	} else {
 		k4, swapped = e.curKey4(sp, dp)
 	}
@@ -275,7 +275,7 @@ func (e *Engine) assembleTCP() {
 	}
 }
 
-// curKey4 is curKey for an IPv4 packet, in the short form.
+// curKey4 is makeConnKey for the current packet, IPv4, in the short form.
 func (e *Engine) curKey4(sp, dp uint16) (k closedKey4, swapped bool) {
 	k = closedKey4{a: [4]byte(e.cur.src), b: [4]byte(e.cur.dst), pa: sp, pb: dp}
 	a, b := binary.BigEndian.Uint32(k.a[:]), binary.BigEndian.Uint32(k.b[:])

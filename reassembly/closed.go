@@ -44,7 +44,7 @@ type closedEntry struct {
 	k6   int32      // 1 + index in keys6 of an IPv6 connection, or 0
 }
 
-// key4 returns the short form of k, an IPv4 connection's key: curKey
+// key4 returns the short form of k, an IPv4 connection's key: makeConnKey
 // leaves the bytes after an IPv4 address zero, so no two keys have the same
 // short form.
 func key4(k connKey) closedKey4 {

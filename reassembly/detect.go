@@ -126,13 +126,6 @@ func (l holdLimits) withDefaults() holdLimits {
 	return l
 }
 
-// flowKey is a connection's 4-tuple in a fixed order (lower endpoint
-// first), so both directions map to one key.
-type flowKey struct {
-	a, b   [16]byte
-	pa, pb uint16
-}
-
 // detection is what is known of a connection on another port.
 type detection struct {
 	// checked is set once its first bytes were sniffed; msnp says
@@ -158,8 +151,7 @@ const (
 
 // holding is a connection whose packets are held until it is decided.
 type holding struct {
-	key  flowKey
-	v6   bool
+	key  connKey
 	pkts []heldPacket
 	buf  []byte // the held packets' bytes
 	size int    // counted against holdBytes and holdTotal
@@ -202,8 +194,8 @@ type heldPacket struct {
 }
 
 type detector struct {
-	m     map[flowKey]detection
-	order []flowKey
+	m     map[connKey]detection
+	order []connKey
 	head  int
 
 	lim     holdLimits
@@ -215,19 +207,9 @@ type detector struct {
 	scratch []byte // a direction's first bytes while they are judged
 }
 
-func makeFlowKey(src, dst []byte, sp, dp uint16) (k flowKey) {
-	var x, y [16]byte
-	copy(x[:], src)
-	copy(y[:], dst)
-	if string(x[:]) < string(y[:]) || (x == y && sp < dp) {
-		return flowKey{x, y, sp, dp}
-	}
-	return flowKey{y, x, dp, sp}
-}
-
-func (d *detector) remember(k flowKey, v detection) {
+func (d *detector) remember(k connKey, v detection) {
 	if d.m == nil {
-		d.m = map[flowKey]detection{}
+		d.m = map[connKey]detection{}
 	}
 	if _, ok := d.m[k]; !ok {
 		if len(d.order) < maxDetected {
@@ -254,7 +236,7 @@ func (d *detector) limits() holdLimits {
 }
 
 // newHolding returns an empty holding for k, last in the list.
-func (d *detector) newHolding(k flowKey, v6 bool, t time.Time) *holding {
+func (d *detector) newHolding(k connKey, t time.Time) *holding {
 	var h *holding
 	if n := len(d.free); n > 0 {
 		h = d.free[n-1]
@@ -263,7 +245,7 @@ func (d *detector) newHolding(k flowKey, v6 bool, t time.Time) *holding {
 	} else {
 		h = &holding{}
 	}
-	h.key, h.v6, h.since = k, v6, t
+	h.key, h.since = k, t
 	if d.list.next == nil {
 		d.list.next, d.list.prev = &d.list, &d.list
 	}
@@ -306,7 +288,7 @@ func (e *Engine) detect(src, dst, seg []byte, v6 bool, data []byte, ci gopacket.
 		return false
 	}
 	sp, dp := binary.BigEndian.Uint16(seg[0:2]), binary.BigEndian.Uint16(seg[2:4])
-	k := makeFlowKey(src, dst, sp, dp)
+	k, swapped := makeConnKey(src, dst, sp, dp, v6)
 	v := e.det.m[k]
 	if v.checked {
 		return v.msnp
@@ -321,12 +303,12 @@ func (e *Engine) detect(src, dst, seg []byte, v6 bool, data []byte, ci gopacket.
 
 	h := v.hold
 	if h == nil {
-		h = e.det.newHolding(k, v6, e.now)
+		h = e.det.newHolding(k, e.now)
 		v.hold = h
 		e.det.remember(k, v)
 	}
 	d := 0
-	if string(src) != string(k.a[:len(src)]) || sp != k.pa {
+	if swapped {
 		d = 1
 	}
 	before := h.size
@@ -474,14 +456,14 @@ func (e *Engine) decide(h *holding, final bool) (msnp bool) {
 func (e *Engine) replayHeld(h *holding) {
 	cur := e.cur
 	a, b := h.key.a[:4], h.key.b[:4]
-	if h.v6 {
+	if h.key.v6 {
 		a, b = h.key.a[:], h.key.b[:]
 	}
 	for i := range h.pkts {
 		p := &h.pkts[i]
 		e.stats.TCP--
 		e.stats.OtherPort--
-		ip := ipPacket{v6: h.v6, src: a, dst: b, tcp: h.buf[p.seg[0]:p.seg[1]:p.seg[1]]}
+		ip := ipPacket{v6: h.key.v6, src: a, dst: b, tcp: h.buf[p.seg[0]:p.seg[1]:p.seg[1]]}
 		if p.d == 1 {
 			ip.src, ip.dst = b, a
 		}
@@ -632,13 +614,14 @@ func mayStartLine(b []byte) bool {
 }
 
 // detectedServer reports, for a connection found by detection, whether the
-// segment's destination is the server and whether the connection's SYN was
-// seen; found is false for connections on Options.Ports.
-func (e *Engine) detectedServer(src, dst []byte, sp, dp uint16) (serverIsDst, synSeen, found bool) {
+// segment to dst:dp of connection k goes to the server and whether the
+// connection's SYN was seen; found is false for connections on
+// Options.Ports.
+func (e *Engine) detectedServer(k connKey, dst []byte, dp uint16) (serverIsDst, synSeen, found bool) {
 	if len(e.det.m) == 0 {
 		return false, false, false
 	}
-	v, ok := e.det.m[makeFlowKey(src, dst, sp, dp)]
+	v, ok := e.det.m[k]
 	if !ok || !v.msnp {
 		return false, false, false
 	}

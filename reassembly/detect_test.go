@@ -261,7 +261,7 @@ func TestDetectNotMSNP(t *testing.T) {
 			if n < 0 && e.det.conns != 1 {
 				t.Errorf("%d connections held, want 1 (the new one)", e.det.conns)
 			}
-			if k := makeFlowKey(p[0].data[26:30], p[0].data[30:34], 1042, 8080); !e.det.m[k].checked || e.det.m[k].msnp {
+			if k, _ := makeConnKey(p[0].data[26:30], p[0].data[30:34], 1042, 8080, false); !e.det.m[k].checked || e.det.m[k].msnp {
 				t.Errorf("connection remembered as %+v, want checked, not MSNP", e.det.m[k])
 			}
 			e.Finish(p[len(p)-1].ts)
@@ -321,6 +321,41 @@ func TestDetectNoDetect(t *testing.T) {
 	e.Finish(time.Time{})
 	if st := e.Stats(); len(sink.streams) != 0 || st.OtherPort != int64(len(p)) {
 		t.Errorf("%d streams, %d OtherPort", len(sink.streams), st.OtherPort)
+	}
+}
+
+// TestDetectIPv4IPv6Apart checks that an IPv6 connection is not taken for
+// an IPv4 one on the same ports whose addresses are its addresses' first
+// four bytes (1.2.3.4 and 102:304::): their keys differ in v6 only.
+func TestDetectIPv4IPv6Apart(t *testing.T) {
+	tests := []struct {
+		name string
+		web  func(c *conv) []pkt
+	}{
+		{"IPv4 one found not MSNP", func(c *conv) []pkt {
+			return join(c.handshake(), []pkt{c.seg(dissect.C2S, "PA", "GET / HTTP/1.0\r\n\r\n")})
+		}},
+		{"IPv4 one held", func(c *conv) []pkt {
+			return []pkt{c.seg(dissect.C2S, "S", "")}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			web := newConv(t, "1.2.3.4:1042", "5.6.7.8:8080", 1000, 5000)
+			msn := newConv(t, "[102:304::]:1042", "[506:708::]:8080", 7000, 9000)
+			p := tt.web(web)
+			msn.ts = web.ts
+			p = join(p, msn.handshake(), []pkt{msn.seg(dissect.C2S, "PA", verC), msn.seg(dissect.S2C, "PA", verS)}, msn.close())
+			sink, _ := runEngine(t, Options{}, holdLimits{}, p, 0)
+			if len(sink.streams) != 1 {
+				t.Fatalf("%d streams, want 1 (the IPv6 one)", len(sink.streams))
+			}
+			s := sink.streams[0]
+			if s.info.Client != msn.client || s.info.Server != msn.server {
+				t.Errorf("stream %v to %v, want %v to %v", s.info.Client, s.info.Server, msn.client, msn.server)
+			}
+			checkStream(t, s, want{c2s: verC, s2c: verS, syn: true, closed: true})
+		})
 	}
 }
 

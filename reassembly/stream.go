@@ -1,7 +1,6 @@
 package reassembly
 
 import (
-	"bytes"
 	"net/netip"
 	"sort"
 	"time"
@@ -11,9 +10,9 @@ import (
 )
 
 // newStream opens a Stream for the first segment of a connection, e.tcp,
-// whose key and direction curKey gave. A segment with neither payload nor
-// SYN opens none: it is the tail of a connection that is over or was never
-// seen.
+// whose key and direction makeConnKey (or curKey4) gave. A segment with
+// neither payload nor SYN opens none: it is the tail of a connection that
+// is over or was never seen.
 func (e *Engine) newStream(key connKey, swapped bool) *tcpStream {
 	tcp := &e.tcp
 	c := &e.pkt
@@ -35,7 +34,7 @@ func (e *Engine) newStream(key connKey, swapped bool) *tcpStream {
 	syn := tcp.SYN
 	if !e.ports.either(sp, dp) {
 		var synSeen bool
-		serverIsDst, synSeen, _ = e.detectedServer(e.cur.src, e.cur.dst, sp, dp)
+		serverIsDst, synSeen, _ = e.detectedServer(key, e.cur.dst, dp)
 		detectedBy = "content"
 		syn = syn || synSeen
 	} else if e.ports.both(sp, dp) {
@@ -427,24 +426,27 @@ func (s *tcpStream) end(t time.Time, closed bool) {
 }
 
 // connKey names a TCP connection whichever way its packets go: the
-// endpoint that sorts first comes first.
+// endpoint that sorts first comes first. The assembler (IPv4 connections
+// by the short form, closedKey4) and the detector name connections by it.
 type connKey struct {
 	a, b   [16]byte
 	pa, pb uint16
 	v6     bool
 }
 
-// curKey returns the key of the current packet's connection, and whether
-// the packet goes from the key's b to its a.
-func (e *Engine) curKey(sp, dp uint16) (k connKey, swapped bool) {
-	k = connKey{pa: sp, pb: dp, v6: e.cur.v6}
-	copy(k.a[:], e.cur.src)
-	copy(k.b[:], e.cur.dst)
-	if c := bytes.Compare(k.a[:], k.b[:]); c > 0 || (c == 0 && sp > dp) {
-		k.a, k.b, k.pa, k.pb = k.b, k.a, k.pb, k.pa
-		swapped = true
+// makeConnKey returns the key of the connection of a segment from src:sp
+// to dst:dp (addresses of 4 bytes, or 16 with v6), and whether the
+// segment goes from the key's b to its a.
+func makeConnKey(src, dst []byte, sp, dp uint16, v6 bool) (connKey, bool) {
+	// Comparing local arrays as strings, then building the key, costs
+	// less than building it, comparing with bytes.Compare and swapping.
+	var x, y [16]byte
+	copy(x[:], src)
+	copy(y[:], dst)
+	if string(x[:]) < string(y[:]) || (x == y && sp <= dp) {
+		return connKey{a: x, b: y, pa: sp, pb: dp, v6: v6}, false
 	}
-	return k, swapped
+	return connKey{a: y, b: x, pa: dp, pb: sp, v6: v6}, true
 }
 
 // evictStream tells out, when it wants to know, that its connection is
