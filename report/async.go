@@ -6,18 +6,21 @@ import (
 	"github.com/msnsniff/msnsniff/dissect"
 )
 
-// The NDJSON and JSON reports are rendered on a goroutine of their own, so
-// that encoding runs on another core than dissection. The dissector hands
-// over only what it will not change any more: copies of commands (the
-// dissector reuses its own), anomalies (the Handler owns them), and sessions that have ended and await no link
-// (dissect.Session.AwaitingLinks; Output holds the others until then). The
-// work runs in the order it was handed over, so the output is the same as
-// when rendered in line (Options.Flush, for live use, renders in line).
+// The NDJSON and JSON reports and the transcript are rendered on a
+// goroutine of their own, so that encoding runs on another core than
+// dissection. The dissector hands over only what it will not change any
+// more: copies of commands (the dissector reuses its own), anomalies (the
+// Handler owns them), sessions that have ended and await no link
+// (dissect.Session.AwaitingLinks; Output holds the others until then),
+// and, for the transcript, a command's open session, of which only the ID
+// and connection are read. The work runs in the order it was handed over,
+// so the output is the same as when rendered in line (Options.Flush, for
+// live use, renders in line).
 
 type evKind uint8
 
 const (
-	evCommand evKind = iota
+	evCommand evKind = iota // a command; for the transcript, s is its session
 	evAnomaly
 	evSession       // an ended session that will not change (NDJSON)
 	evSessionReport // the report model of an ended session (NDJSON)
@@ -26,15 +29,18 @@ const (
 )
 
 type event struct {
-	kind  evKind
-	id    int
-	seq   int
-	start time.Time
-	c     *dissect.Command
-	a     *dissect.Anomaly
-	s     *dissect.Session
-	r     *Session
-	ss    []*dissect.Session
+	kind evKind
+	// complete is whether a command's payload was wholly captured
+	// (transcript).
+	complete bool
+	id       int
+	seq      int
+	start    time.Time
+	c        *dissect.Command
+	a        *dissect.Anomaly
+	s        *dissect.Session
+	r        *Session
+	ss       []*dissect.Session
 }
 
 // batchSize is the number of events handed over at once; queued batches

@@ -105,6 +105,9 @@ func NewOutput(w io.Writer, opt Options) *Output {
 		}
 	case FormatTranscript:
 		o.tr = &transcriptWriter{w: o.w, raw: opt.Raw, verbose: opt.Verbose}
+		if !opt.Flush {
+			o.wk = newWorker(o.render)
+		}
 	case FormatJSON, FormatTable:
 		// Tables are written from the JSON report's spool too, which
 		// then holds sessions and conversations as the tables show them
@@ -119,7 +122,8 @@ func NewOutput(w io.Writer, opt Options) *Output {
 	return o
 }
 
-// render writes one NDJSON record, on the worker's goroutine.
+// render writes one NDJSON record or a command of the transcript, on the
+// worker's goroutine.
 func (o *Output) render(e *event) {
 	if o.werr != nil {
 		return
@@ -127,7 +131,13 @@ func (o *Output) render(e *event) {
 	n := o.nd
 	switch e.kind {
 	case evCommand:
-		o.werr = n.command(e.c)
+		if o.tr != nil {
+			// Only the session's ID and connection are read, which do
+			// not change once it is open.
+			o.werr = o.tr.command(e.s, e.c, e.complete)
+		} else {
+			o.werr = n.command(e.c)
+		}
 		if cap(e.c.Payload) <= maxPooledPayload {
 			o.cmds.Put(e.c)
 		}
@@ -178,7 +188,11 @@ func (o *Output) Command(s *dissect.Session, c *dissect.Command) {
 			x = new(dissect.Command)
 		}
 		c.CloneInto(x)
-		o.wk.put(event{kind: evCommand, c: x})
+		e := event{kind: evCommand, c: x}
+		if o.tr != nil {
+			e.s, e.complete = s, complete
+		}
+		o.wk.put(e)
 		return
 	case o.nd != nil:
 		o.setErr(o.nd.command(c))
