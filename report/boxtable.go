@@ -182,9 +182,23 @@ func (p *tablePrinter) writeBox(header []string, widths []int, each func(yield f
 	line("└", "┴", "┘")
 }
 
-// writeBoxRows writes the table of header and the spooled rows.
-func (p *tablePrinter) writeBoxRows(header []string, rows *boxRows) {
-	p.writeBox(header, rows.widths, rows.each)
+// writeRows writes the table of header and the spooled rows: a row at a
+// time, or by tablewriter from all of them when a cell has a control
+// character (--raw).
+func (p *tablePrinter) writeRows(header []string, rows *boxRows) error {
+	if !rows.complex {
+		p.writeBox(header, rows.widths, rows.each)
+		return nil
+	}
+	var all [][]string
+	if err := rows.each(func(row []string) error {
+		all = append(all, slices.Clone(row))
+		return nil
+	}); err != nil {
+		return err
+	}
+	p.viaTablewriter(header, all)
+	return nil
 }
 
 // cellReader reads cells (uvarint length, bytes) back from a spool.

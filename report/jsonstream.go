@@ -153,8 +153,10 @@ type piece struct {
 type userAgg struct {
 	loginID, endID int
 	// The contact lists, often the bulk of a user, are spooled as compact
-	// JSON arrays; n is 0 when there is none.
-	login, end piece
+	// JSON arrays; n is 0 when there is none. The tables show only how
+	// many contacts each has: they are not spooled for them.
+	login, end   piece
+	nLogin, nEnd int
 }
 
 func newJSONReport() *jsonReport {
@@ -353,10 +355,12 @@ func (j *jsonReport) user(s *dissect.Session) {
 		j.userAggs[s.Auth.User] = u
 	}
 	if u.loginID == 0 || s.ID < u.loginID {
-		u.loginID, u.login = s.ID, j.putContacts(s.ContactsAtLogin())
+		u.loginID = s.ID
+		u.login, u.nLogin = j.putContacts(s.ContactsAtLogin())
 	}
 	if s.ID > u.endID {
-		u.endID, u.end = s.ID, j.putContacts(s.ContactsAtEnd())
+		u.endID = s.ID
+		u.end, u.nEnd = j.putContacts(s.ContactsAtEnd())
 	}
 }
 
@@ -522,18 +526,19 @@ func (j *jsonReport) conversationRow(i int) (convRow, error) {
 	return r, nil
 }
 
-// putContacts spools a contact list as a compact JSON array.
-func (j *jsonReport) putContacts(cs []dissect.Contact) piece {
+// putContacts spools a contact list as a compact JSON array (not for the
+// tables) and returns where, and the number of its entries.
+func (j *jsonReport) putContacts(cs []dissect.Contact) (piece, int) {
 	es := contactEntries(cs)
-	j.buf = appendSlice(nil, j.buf[:0], es, appendContactEntry)
-	if j.err != nil {
-		return piece{}
+	if j.tab != nil || j.err != nil {
+		return piece{}, len(es)
 	}
+	j.buf = appendSlice(nil, j.buf[:0], es, appendContactEntry)
 	off, err := j.sp.write(j.buf)
 	if err != nil {
 		j.err = err
 	}
-	return piece{off, len(j.buf)}
+	return piece{off, len(j.buf)}, len(es)
 }
 
 // put spools b, the indented encoding of an element of a top-level array,
@@ -626,27 +631,13 @@ func (j *jsonReport) numConversations() int { return len(j.convs) }
 // conversation are called from several goroutines at once (inOrder).
 var pieceBufs = sync.Pool{New: func() any { return new([]byte) }}
 
-// users builds the users with their contact lists decoded.
-func (j *jsonReport) users() ([]User, error) {
+// users builds the users for the tables, with their contact lists'
+// lengths.
+func (j *jsonReport) users() ([]tableUser, error) {
 	us := j.buildUsers(j.userSessions)
-	out := make([]User, len(us))
+	out := make([]tableUser, len(us))
 	for i := range us {
-		out[i] = us[i].User
-		for _, x := range []struct {
-			p   piece
-			dst *[]ContactEntry
-		}{{us[i].login, &out[i].ContactsAtLogin}, {us[i].end, &out[i].ContactsAtEnd}} {
-			if x.p.n == 0 {
-				continue
-			}
-			b, err := j.readPiece(&j.rb, x.p.off, x.p.n)
-			if err != nil {
-				return nil, err
-			}
-			if err := json.Unmarshal(b, x.dst); err != nil {
-				return nil, fmt.Errorf("report: reading back the contacts of %s: %w", out[i].User, err)
-			}
-		}
+		out[i] = tableUser{User: &us[i].User, atLogin: us[i].nLogin, atEnd: us[i].nEnd}
 	}
 	return out, nil
 }
@@ -724,10 +715,12 @@ func (j *jsonReport) writeDocument(w io.Writer, c Capture) error {
 // nullContacts ends the compact JSON of a User without contact lists.
 var nullContacts = []byte(`"contacts_at_login":null,"contacts_at_end":null}`)
 
-// spooledUser is a User whose contact lists are in the spool.
+// spooledUser is a User whose contact lists are in the spool, and their
+// lengths (-1 when there are none).
 type spooledUser struct {
 	User
-	login, end piece
+	login, end   piece
+	nLogin, nEnd int
 }
 
 // buildUsers is BuildUsers over the aggregates.
@@ -738,10 +731,10 @@ func (j *jsonReport) buildUsers(userSessions map[string][]int) []spooledUser {
 		slices.Sort(ss)
 		u := j.userAggs[name]
 		if u == nil {
-			u = &userAgg{}
+			u = &userAgg{nLogin: -1, nEnd: -1}
 		}
 		out = append(out, spooledUser{User: User{User: name, Sessions: ss, Conversations: []int{}, Peers: []string{}},
-			login: u.login, end: u.end})
+			login: u.login, end: u.end, nLogin: u.nLogin, nEnd: u.nEnd})
 	}
 	slices.SortFunc(out, func(a, b spooledUser) int { return cmp.Compare(a.User.User, b.User.User) })
 	for i := range out {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"reflect"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -25,11 +24,14 @@ type tableSource interface {
 	// order, to row; writeSection writes its section.
 	sessionRow(i int, row []string) ([]string, error)
 	writeSection(w io.Writer, i int) error
+	// sessionsDone lets go of what the sessions were read from, once
+	// their rows and sections are written.
+	sessionsDone()
 	numConversations() int
 	// writeChat writes the i-th conversation's messages (--chats).
 	writeChat(w io.Writer, i int) error
 	conversationRow(i int) (convRow, error) // what the conversations table shows
-	users() ([]User, error)
+	users() ([]tableUser, error)
 }
 
 // writeTables writes the report as text: an overview of the sessions, then
@@ -76,19 +78,8 @@ func writeTables(w io.Writer, src tableSource, opt Options) error {
 			return err
 		}
 	}
-	if rows.complex {
-		// A cell with a control character (--raw): tablewriter lays the
-		// table out, from all its rows.
-		var all [][]string
-		if err := rows.each(func(row []string) error {
-			all = append(all, slices.Clone(row))
-			return nil
-		}); err != nil {
-			return err
-		}
-		p.viaTablewriter(overviewHeader, all)
-	} else {
-		p.writeBoxRows(overviewHeader, rows)
+	if err := p.writeRows(overviewHeader, rows); err != nil {
+		return err
 	}
 	rows.close()
 	for i := range n {
@@ -97,13 +88,13 @@ func writeTables(w io.Writer, src tableSource, opt Options) error {
 		}
 		p.err = src.writeSection(p.w, i)
 	}
+	src.sessionsDone()
 	p.conversations(src)
 	us, err := src.users()
 	if err != nil {
 		return err
 	}
-	p.users(us)
-	return p.err
+	return cmp.Or(p.users(us), p.err)
 }
 
 // overviewHeader heads the overview table, of overviewRow's rows.
@@ -225,7 +216,11 @@ func (p *tablePrinter) conversations(src tableSource) {
 	}
 	p.printf("\nConversations:\n")
 	n := src.numConversations()
-	rows := make([][]string, 0, n)
+	// A row at a time through a spool, as the overview: there is a
+	// conversation for every few sessions of the capture.
+	header := []string{"ID", "Switchboard", "SB session", "Sessions", "Participants", "Messages"}
+	rows := newBoxRows(header)
+	defer rows.close()
 	err := inOrder(n, tableWorkers(), func(_, i int) decoded[[]string] {
 		c, err := src.conversationRow(i)
 		if err != nil {
@@ -237,30 +232,39 @@ func (p *tablePrinter) conversations(src tableSource) {
 		}
 		return decoded[[]string]{v: []string{strconv.Itoa(i + 1), c.Server, orDash(p.s(c.SessionID)), ints(c.Sessions), strings.Join(names, " "), strconv.Itoa(c.Messages)}}
 	}, func(_ int, r decoded[[]string]) error {
-		rows = append(rows, r.v)
-		return r.err
+		return cmp.Or(r.err, rows.add(r.v))
 	})
-	if err != nil {
-		p.err = cmp.Or(p.err, err)
-		return
+	if err == nil {
+		err = p.writeRows(header, rows)
 	}
-	p.table([]string{"ID", "Switchboard", "SB session", "Sessions", "Participants", "Messages"}, rows)
+	p.err = cmp.Or(p.err, err)
 }
 
-func (p *tablePrinter) users(us []User) {
+// tableUser is what the users table shows of a user: the user without
+// its contact lists, and their lengths (-1 when no list was seen).
+type tableUser struct {
+	*User
+	atLogin, atEnd int
+}
+
+func (p *tablePrinter) users(us []tableUser) error {
 	if len(us) == 0 {
-		return
+		return nil
 	}
 	p.printf("\nUsers:\n")
-	rows := [][]string{}
+	header := []string{"User", "Sessions", "Conversations", "Peers", "Contacts at login", "At end"}
+	rows := newBoxRows(header)
+	defer rows.close()
 	for _, u := range us {
 		atLogin, atEnd := "unknown", "unknown"
-		if u.ContactsAtLogin != nil {
-			atLogin, atEnd = strconv.Itoa(len(u.ContactsAtLogin)), strconv.Itoa(len(u.ContactsAtEnd))
+		if u.atLogin >= 0 {
+			atLogin, atEnd = strconv.Itoa(u.atLogin), strconv.Itoa(u.atEnd)
 		}
-		rows = append(rows, []string{p.s(u.User), ints(u.Sessions), ints(u.Conversations), p.s(strings.Join(u.Peers, " ")), atLogin, atEnd})
+		if err := rows.add([]string{p.s(u.User.User), ints(u.Sessions), ints(u.Conversations), p.s(strings.Join(u.Peers, " ")), atLogin, atEnd}); err != nil {
+			return err
+		}
 	}
-	p.table([]string{"User", "Sessions", "Conversations", "Peers", "Contacts at login", "At end"}, rows)
+	return p.writeRows(header, rows)
 }
 
 func ints(xs []int) string {

@@ -133,6 +133,11 @@ func (j *jsonReport) writeSection(w io.Writer, i int) error {
 	return err
 }
 
+// sessionsDone drops the sessions' index, which grows with the capture:
+// the conversations and the users are written without it, as in the
+// JSON document.
+func (j *jsonReport) sessionsDone() { j.sessions = nil }
+
 // writeChat copies the i-th conversation's table of messages to w.
 func (j *jsonReport) writeChat(w io.Writer, i int) error {
 	e := j.convs[i]

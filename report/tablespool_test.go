@@ -22,8 +22,16 @@ type docSource struct {
 func (d *docSource) capture() Capture      { return d.r.Capture }
 func (d *docSource) numSessions() int      { return len(d.r.Sessions) }
 func (d *docSource) numConversations() int { return len(d.r.Conversations) }
-func (d *docSource) users() ([]User, error) {
-	return d.r.Users, nil
+func (d *docSource) users() ([]tableUser, error) {
+	var us []tableUser
+	for i := range d.r.Users {
+		u := tableUser{User: &d.r.Users[i], atLogin: -1, atEnd: -1}
+		if u.ContactsAtLogin != nil {
+			u.atLogin, u.atEnd = len(u.ContactsAtLogin), len(u.ContactsAtEnd)
+		}
+		us = append(us, u)
+	}
+	return us, nil
 }
 
 func (d *docSource) sessionRow(i int, row []string) ([]string, error) {
@@ -35,6 +43,8 @@ func (d *docSource) writeSection(w io.Writer, i int) error {
 	p.session(&d.r.Sessions[i], d.opt.Verbose)
 	return p.err
 }
+
+func (d *docSource) sessionsDone() {}
 
 func (d *docSource) writeChat(w io.Writer, i int) error {
 	p := tablePrinter{w: w, raw: d.opt.Raw}
