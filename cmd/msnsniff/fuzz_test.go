@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/msnsniff/msnsniff/dissect"
 	"github.com/msnsniff/msnsniff/internal/capgen"
@@ -178,4 +179,30 @@ func checkPipeline(t *testing.T, in []byte) {
 	if sessions != len(r.Sessions) {
 		t.Errorf("-T ndjson: %d sessions, -T json: %d", sessions, len(r.Sessions))
 	}
+
+	// The text formats, for a terminal: the same verdict, and nothing off
+	// the wire reaches the terminal unescaped.
+	for _, args := range [][]string{{}, {"--chats"}, {"-T", "transcript", "-v"}} {
+		text, textStderr, textCode := runCLI(t, in, append(args, "-r", "-")...)
+		if textCode != code || textStderr != stderr {
+			t.Errorf("%q: exit %d, stderr %q; -T json: exit %d, stderr %q", args, textCode, textStderr, code, stderr)
+		}
+		if i := unsafeForTerminal(text); i >= 0 {
+			t.Errorf("%q: byte %d of the output is unsafe for a terminal: %q", args, i, text[max(0, i-40):min(len(text), i+40)])
+		}
+	}
+}
+
+// unsafeForTerminal returns the offset of the first thing in s that text
+// output must not write to a terminal (a control character other than a
+// line break or a tab, DEL, a C1 control, invalid UTF-8), or -1.
+func unsafeForTerminal(s string) int {
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if (r < 0x20 && r != '\n' && r != '\t') || (r >= 0x7f && r <= 0x9f) || (r == utf8.RuneError && n == 1) {
+			return i
+		}
+		i += n
+	}
+	return -1
 }
