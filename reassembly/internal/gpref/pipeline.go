@@ -3,43 +3,17 @@ package gpref
 import (
 	"time"
 
-	"github.com/gopacket/gopacket/layers"
 	"github.com/msnsniff/msnsniff/dissect"
 )
 
-// Sizes of the pipelined Run. Batches amortise the channel operations (a
-// few hundred nanoseconds each) over hundreds of packets or events, and
-// are recycled, so the pipeline holds at most about (pipelineDepth+2) *
-// (packetBatchBytes + eventBatchBytes) of data, 3 MiB, whatever the capture.
+// Sizes of the recorder's batches (in the pipelined Run this copy comes
+// from; the oracle keeps only what its Engine refers to).
 const (
-	// pipelineDepth is how many full batches may wait between two stages.
-	pipelineDepth = 4
-	// packetBatchLen and packetBatchBytes close a batch of packets read
-	// ahead: 256 packets or 256 KiB of packet data, whichever comes first.
-	packetBatchLen   = 256
-	packetBatchBytes = 256 << 10
 	// eventBatchLen and eventBatchBytes close a batch of Sink calls: 1024
 	// calls or 256 KiB of fed bytes.
 	eventBatchLen   = 1024
 	eventBatchBytes = 256 << 10
 )
-
-// packetRec is one packet read ahead: what Engine.Packet needs, with the
-// packet's bytes owned by its batch. Its number in its source is counted
-// again by the Engine's goroutine, which gets every packet read.
-type packetRec struct {
-	ts   time.Time
-	wire int   // CaptureInfo.Length
-	end  int32 // the bytes are batch.buf[previous end:end]
-	src  int32 // index of the source
-	link layers.LinkType
-}
-
-// packetBatch is a batch of packets read ahead.
-type packetBatch struct {
-	recs []packetRec
-	buf  []byte
-}
 
 // eventKind says which Sink or Stream call an event records.
 type eventKind uint8
@@ -66,33 +40,6 @@ type event struct {
 type eventBatch struct {
 	evs []event
 	buf []byte
-}
-
-// replay makes the recorded calls of b.
-func replay(sink Sink, b *eventBatch) {
-	off := 0
-	for i := range b.evs {
-		ev := &b.evs[i]
-		s := ev.s
-		switch ev.kind {
-		case evOpen:
-			s.out = sink.Open(s.info)
-			if s.out == nil {
-				s.out = discard{}
-			}
-		case evFeed:
-			s.out.Feed(ev.dir, ev.t, b.buf[off:off+ev.n:off+ev.n])
-			off += ev.n
-		case evGap:
-			s.out.Gap(ev.dir, ev.t, ev.n)
-		case evEvict:
-			evictStream(s.out, ev.t)
-		case evEnd:
-			s.out.End(ev.t, ev.closed)
-			s.out = nil
-		}
-		ev.s = nil
-	}
 }
 
 // recorder is the Sink the Engine reports to in a pipelined Run. It records
@@ -139,12 +86,10 @@ func (r *recorder) Open(c dissect.ConnInfo) Stream {
 	return s
 }
 
-// pipeStream is the Stream the Engine feeds in a pipelined Run. Its out is
-// only touched by the replaying goroutine.
+// pipeStream is the Stream the Engine feeds in a pipelined Run.
 type pipeStream struct {
 	r    *recorder
 	info dissect.ConnInfo
-	out  Stream
 }
 
 func (s *pipeStream) Feed(d dissect.Dir, t time.Time, b []byte) { s.r.feed(s, d, t, b) }
