@@ -627,8 +627,8 @@ func (j *jsonReport) capture() Capture      { return j.cap }
 func (j *jsonReport) numSessions() int      { return len(j.sessions) }
 func (j *jsonReport) numConversations() int { return len(j.convs) }
 
-// pieceBufs holds buffers for reading pieces back: session and
-// conversation are called from several goroutines at once (inOrder).
+// pieceBufs holds buffers for reading pieces back: conversationRow is
+// called from several goroutines at once (inOrder).
 var pieceBufs = sync.Pool{New: func() any { return new([]byte) }}
 
 // users builds the users for the tables, with their contact lists'

@@ -82,11 +82,11 @@ func writeTables(w io.Writer, src tableSource, opt Options) error {
 		return err
 	}
 	rows.close()
-	for i := range n {
-		if opt.StreamTables || p.err != nil {
-			break
+	if !opt.StreamTables {
+		// Printed as the sessions ended otherwise.
+		for i := 0; i < n && p.err == nil; i++ {
+			p.err = src.writeSection(p.w, i)
 		}
-		p.err = src.writeSection(p.w, i)
 	}
 	src.sessionsDone()
 	p.conversations(src)
