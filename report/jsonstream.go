@@ -591,7 +591,12 @@ func (j *jsonReport) prepare() error {
 	// by now. Collected before the index is read back, they leave room
 	// for it in the heap the run already has; otherwise the heap grows
 	// past the run's peak to hold both (peak RSS on the 2 GB capture).
-	runtime.GC()
+	// A report whose spool stayed in memory is small, and so is its
+	// index: a forced collection there would only cost time (a few
+	// milliseconds a run, most of each run of the fuzz targets).
+	if j.sp.f != nil {
+		runtime.GC()
+	}
 	userSessions, err := j.readIndex()
 	if err != nil {
 		return err
