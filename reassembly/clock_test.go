@@ -175,6 +175,21 @@ func TestTimestampJump(t *testing.T) {
 					t.Errorf("no Feed at %v: the packet was not dissected with its own time", tt.bogus)
 				}
 			}
+			// Its bytes, and only they, are told to be at a damaged time,
+			// just before their Feed.
+			var jumps []string
+			for _, s := range sink.streams {
+				for _, j := range s.jumps {
+					jumps = append(jumps, fmt.Sprintf("%v %v", j.t, j.dir))
+				}
+			}
+			var wantJumps []string
+			if !tt.bogus.IsZero() {
+				wantJumps = []string{fmt.Sprintf("%v %v", tt.bogus, dissect.C2S)}
+			}
+			if diff := cmp.Diff(wantJumps, jumps); diff != "" {
+				t.Errorf("TimeJump calls (-want +got):\n%s", diff)
+			}
 			if got := fmt.Sprint(st.Anomalies()); tt.jumps > 0 && got != fmt.Sprintf("[{timestamp_jump %d}]", tt.jumps) {
 				t.Errorf("Anomalies() = %s", got)
 			}

@@ -50,6 +50,22 @@ type Evicter interface {
 	Evict(t time.Time)
 }
 
+// TimeJumper is implemented by a Stream that wants to know when bytes come
+// in a packet whose time is a lone jump, a damaged timestamp
+// (Stats.TimestampJumps; see Engine.Packet): TimeJump is called just
+// before the Feed of those bytes, with the packet's time and how far it
+// lies ahead of the Engine's clock (behind, when negative).
+type TimeJumper interface {
+	TimeJump(dir dissect.Dir, t time.Time, ahead time.Duration)
+}
+
+// timeJump tells out, when it wants to know, of a lone jump.
+func timeJump(out Stream, dir dissect.Dir, t time.Time, ahead time.Duration) {
+	if tj, ok := out.(TimeJumper); ok {
+		tj.TimeJump(dir, t, ahead)
+	}
+}
+
 // Engine decodes captured packets, picks the TCP connections on MSNP ports
 // and reassembles each direction into an ordered byte stream for a Sink. All
 // times are packet times: flushes and timeouts follow the capture, never the
@@ -109,10 +125,10 @@ type Engine struct {
 // deferredCall is a Stream call held back during a flush.
 type deferredCall struct {
 	s      *tcpStream
-	kind   eventKind // evFeed, evGap or evEnd
+	kind   eventKind // evFeed, evGap, evEvict, evTimeJump or evEnd
 	dir    dissect.Dir
 	closed bool
-	n      int // Feed: length of the bytes at deferBuf[off:]; Gap: n
+	n      int // Feed: length of the bytes at deferBuf[off:]; Gap: n; TimeJump: ahead
 	off    int
 	t      time.Time
 }
@@ -441,6 +457,8 @@ func (e *Engine) deliverDeferred() {
 			c.s.out.Gap(c.dir, c.t, c.n)
 		case evEvict:
 			evictStream(c.s.out, c.t)
+		case evTimeJump:
+			timeJump(c.s.out, c.dir, c.t, time.Duration(c.n))
 		case evEnd:
 			c.s.out.End(c.t, c.closed)
 		}

@@ -274,6 +274,7 @@ type recStream struct {
 	info   dissect.ConnInfo
 	data   [2][]byte
 	feeds  []feedRec
+	jumps  []feedRec // TimeJump calls, with ahead as their text
 	events []string
 	ends   int
 	closed bool
@@ -379,6 +380,10 @@ func join(lists ...[]pkt) []pkt {
 		all = append(all, l...)
 	}
 	return all
+}
+
+func (s *recStream) TimeJump(d dissect.Dir, t time.Time, ahead time.Duration) {
+	s.jumps = append(s.jumps, feedRec{d, t, ahead.String()})
 }
 
 func (s *recStream) Evict(t time.Time) {

@@ -52,6 +52,7 @@ const (
 	evGap
 	evEnd
 	evEvict
+	evTimeJump
 )
 
 // event is one recorded call to the Sink or a Stream.
@@ -180,6 +181,8 @@ func replay(sink Sink, b *eventBatch) {
 			s.out.Gap(ev.dir, ev.t, ev.n)
 		case evEvict:
 			evictStream(s.out, ev.t)
+		case evTimeJump:
+			timeJump(s.out, ev.dir, ev.t, time.Duration(ev.n))
 		case evEnd:
 			s.out.End(ev.t, ev.closed)
 			s.out = nil
@@ -256,6 +259,10 @@ func (s *pipeStream) Gap(d dissect.Dir, t time.Time, n int) {
 
 func (s *pipeStream) Evict(t time.Time) {
 	s.r.add(event{kind: evEvict, t: t, s: s})
+}
+
+func (s *pipeStream) TimeJump(d dissect.Dir, t time.Time, ahead time.Duration) {
+	s.r.add(event{kind: evTimeJump, dir: d, t: t, n: int(ahead), s: s})
 }
 
 func (s *pipeStream) End(t time.Time, closed bool) {

@@ -36,6 +36,10 @@ type logStream struct {
 	id int
 }
 
+func (s *logStream) TimeJump(d dissect.Dir, t time.Time, ahead time.Duration) {
+	s.l.calls = append(s.l.calls, fmt.Sprintf("timejump %d %v %v %v", s.id, d, t.UnixNano(), ahead))
+}
+
 func (s *logStream) Feed(d dissect.Dir, t time.Time, b []byte) {
 	s.l.calls = append(s.l.calls, fmt.Sprintf("feed %d %v %v %q", s.id, d, t.UnixNano(), b))
 	// The bytes are only lent: spoil them, as a careless Stream might
@@ -72,6 +76,11 @@ func lossyCapture(tb testing.TB, conns int) []pkt {
 	}
 	for i := range out {
 		out[i].ts = t0.Add(time.Duration(i) * 7 * time.Millisecond)
+	}
+	// Damaged timestamps of packets alone (TimeJumper), some of them
+	// ahead of holes, whose bytes a flush delivers.
+	for i := len(out) / 5; i < len(out); i += len(out) / 5 {
+		out[i].ts = out[i].ts.Add(100 * 365 * 24 * time.Hour)
 	}
 	// A gap of silence longer than the idle timeout, then more traffic.
 	tail, _ := benchCapture(tb, 3, 5, 0)
@@ -155,6 +164,9 @@ func TestPipelineSameCalls(t *testing.T) {
 			}
 			if len(tt.paths) > 0 && (sst.Gaps == 0 || sst.Connections < 60) {
 				t.Errorf("the capture should have gaps and 60+ connections: %+v", sst)
+			}
+			if jumps := slices.IndexFunc(serial, func(c string) bool { return strings.HasPrefix(c, "timejump ") }); tt.name == "one file" && (jumps < 0 || sst.TimestampJumps == 0) {
+				t.Errorf("no TimeJump call (%d lone jumps): the capture should have damaged timestamps on bytes", sst.TimestampJumps)
 			}
 		})
 	}

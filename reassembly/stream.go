@@ -269,7 +269,7 @@ func (s *tcpStream) reassembled(i int, ret []*page, skip int, end bool, ac *pktR
 	if n > 0 {
 		if len(ret) == 1 || len(ret[0].bytes) >= n {
 			// One page, or the first holds all the bytes.
-			s.emit(dir, t, ret[0].bytes[:n])
+			s.emit(dir, c, ret[0].bytes[:n])
 		} else {
 			s.feed(ret, n, dir)
 		}
@@ -301,17 +301,30 @@ func (s *tcpStream) gap(dir dissect.Dir, t time.Time, n int) {
 	s.out.Gap(dir, t, n)
 }
 
-// emit delivers b to the Stream, or holds a copy back during a flush.
-func (s *tcpStream) emit(dir dissect.Dir, t time.Time, b []byte) {
+// emit delivers b, bytes of packet c, to the Stream, or holds a copy back
+// during a flush. Bytes of a packet whose time is a lone jump (its time
+// on the clock is not its own) are told to a TimeJumper first.
+func (s *tcpStream) emit(dir dissect.Dir, c *pktRef, b []byte) {
+	t := c.ts
+	ahead := c.ts.Sub(c.clock)
 	if e := s.e; e.deferring {
+		if ahead != 0 {
+			e.deferCall(deferredCall{s: s, kind: evTimeJump, dir: dir, t: t, n: int(ahead)})
+		}
 		e.deferCall(deferredCall{s: s, kind: evFeed, dir: dir, t: t, n: len(b), off: len(e.deferBuf)})
 		e.deferBuf = append(e.deferBuf, b...)
 		return
 	}
 	if s.pipe != nil {
 		// What s.out.Feed does, without reading the pipeStream.
+		if ahead != 0 {
+			s.pipe.TimeJump(dir, t, ahead)
+		}
 		s.e.rec.feed(s.pipe, dir, t, b)
 		return
+	}
+	if ahead != 0 {
+		timeJump(s.out, dir, t, ahead)
 	}
 	s.out.Feed(dir, t, b)
 }
@@ -351,7 +364,7 @@ func (s *tcpStream) feed(ret []*page, n int, dir dissect.Dir) {
 				hi = mid
 			}
 		}
-		s.emit(dir, c.ts, b[off:lo])
+		s.emit(dir, c, b[off:lo])
 		off = lo
 	}
 }
