@@ -2,6 +2,7 @@ package dissect
 
 import (
 	"net/netip"
+	"strconv"
 	"time"
 )
 
@@ -351,6 +352,37 @@ func (s *Session) Gap(d Dir, t time.Time, n int) {
 		s.anomaly(Anomaly{Kind: "gap", Time: t, Dir: d, Offset: h.fr.off, Bytes: n, Detail: "bytes never captured"})
 	}
 	h.fr.gap(h, t, n)
+}
+
+// TimeJump records that the bytes of direction d fed next came in a packet
+// whose time t lies ahead of the capture's clock by ahead (behind it, when
+// negative), alone: a damaged timestamp, which the capture as a whole
+// counts as timestamp_jump. The commands in those bytes keep the packet's
+// time, as does the session's end when they are its last, so the anomaly
+// says why a time looks wrong.
+func (s *Session) TimeJump(d Dir, t time.Time, ahead time.Duration) {
+	if s.Done || d > S2C {
+		return
+	}
+	side := "after"
+	if ahead < 0 {
+		side, ahead = "before", -ahead
+	}
+	detail := "packet time lies " + longDuration(ahead) + " " + side + " the capture's clock, alone: a damaged timestamp; the commands it carried keep it"
+	s.anomaly(Anomaly{Kind: "jumped_timestamp", Time: t, Dir: d, Offset: s.half[d].fr.off, Detail: detail})
+}
+
+// longDuration writes d, at least an idle timeout long, in days or years
+// first when it is that long: "75.3 years (660033h59m50s)".
+func longDuration(d time.Duration) string {
+	const day = 24 * time.Hour
+	switch {
+	case d >= 365*day:
+		return strconv.FormatFloat(float64(d)/float64(365*day), 'f', 1, 64) + " years (" + d.String() + ")"
+	case d >= 2*day:
+		return strconv.FormatFloat(float64(d)/float64(day), 'f', 1, 64) + " days (" + d.String() + ")"
+	}
+	return d.String()
 }
 
 // Evict records that the session's connection is being ended early, at

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // recorder is a Handler that keeps everything it is given.
@@ -154,5 +156,35 @@ func TestNoteHTTPConnectionLimit(t *testing.T) {
 	s.NoteHTTPConnection("192.168.0.2:10000 -> 10.0.0.80:80")
 	if len(s.HTTPConnections) != maxHTTPConnections || s.UnlistedHTTPConnections != 6 {
 		t.Errorf("%d listed, %d unlisted; want %d, 6", len(s.HTTPConnections), s.UnlistedHTTPConnections, maxHTTPConnections)
+	}
+}
+
+// TestTimeJump checks the anomaly of bytes that came in a packet dated
+// alone far from the capture's clock, and how its distance reads.
+func TestTimeJump(t *testing.T) {
+	t.Parallel()
+	rec := &recorder{}
+	a := NewAnalyzer(rec, Limits{})
+	t0 := time.Date(2024, 9, 14, 13, 52, 40, 0, time.UTC)
+	s := a.Open(ConnInfo{Start: t0, SYN: true})
+	s.Feed(C2S, t0, []byte("VER 1 MSNP8 CVR0\r\n"))
+	far := time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)
+	s.TimeJump(C2S, far, far.Sub(t0))
+	s.Feed(C2S, far, []byte("CVR 2 0x0409 win 4.10 i386 MSNMSGR 5.0.0544 MSMSGS example@hotmail.com\r\n"))
+	s.TimeJump(S2C, t0.Add(-3*time.Hour), -3*time.Hour)
+	s.End(t0.Add(time.Second), true)
+	var got []string
+	for _, an := range s.Anomalies {
+		got = append(got, fmt.Sprintf("%s %s %v %d %s", an.Kind, an.Time.Format(time.RFC3339), an.Dir, an.Offset, an.Detail))
+	}
+	want := []string{
+		"jumped_timestamp 2100-01-01T00:00:00Z c2s 18 packet time lies 75.3 years (660034h7m20s) after the capture's clock, alone: a damaged timestamp; the commands it carried keep it",
+		"jumped_timestamp 2024-09-14T10:52:40Z s2c 0 packet time lies 3h0m0s before the capture's clock, alone: a damaged timestamp; the commands it carried keep it",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("anomalies (-want +got):\n%s", diff)
+	}
+	if got := longDuration(50 * time.Hour); got != "2.1 days (50h0m0s)" {
+		t.Errorf("longDuration(50h) = %q", got)
 	}
 }

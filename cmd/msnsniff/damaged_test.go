@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -254,5 +255,33 @@ func TestTimestampJumpReport(t *testing.T) {
 	delete(want, "capture")
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("report differs from the undamaged capture's (-want +got):\n%s", diff)
+	}
+
+	// The packet that carries CHG itself in 2100: CHG keeps that time,
+	// and its session says why (jumped_timestamp).
+	moved := slices.Clone(pkts)
+	moved[chg].Time = far
+	doc := report("moved.pcap", moved)
+	capture = doc["capture"].(map[string]any)
+	kinds := []any{
+		map[string]any{"name": "jumped_timestamp", "count": float64(1)},
+		map[string]any{"name": "timestamp_jump", "count": float64(1)},
+	}
+	if diff := cmp.Diff(kinds, capture["anomalies"]); diff != "" {
+		t.Errorf("capture.anomalies (-want +got):\n%s", diff)
+	}
+	var found []string
+	for _, s := range doc["sessions"].([]any) {
+		for _, a := range s.(map[string]any)["anomalies"].([]any) {
+			a := a.(map[string]any)
+			found = append(found, fmt.Sprintf("session %v: %v %v %v", s.(map[string]any)["id"], a["kind"], a["time"], a["dir"]))
+			if d, _ := a["detail"].(string); !strings.Contains(d, "after the capture's clock, alone: a damaged timestamp") {
+				t.Errorf("detail %q", d)
+			}
+		}
+	}
+	wantFound := []string{"session 2: jumped_timestamp 2100-01-01T00:00:00.000000Z c2s"}
+	if diff := cmp.Diff(wantFound, found); diff != "" {
+		t.Errorf("session anomalies (-want +got):\n%s", diff)
 	}
 }
