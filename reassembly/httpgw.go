@@ -597,15 +597,39 @@ type gwConn struct {
 	// direct is the plain MSNP session of a connection on a gateway port
 	// that carries MSNP itself rather than HTTP (MSNP on port 80).
 	direct Stream
+	// jump is, per direction, how far the packet of the next Feed lies
+	// from the Engine's clock when its time is a lone jump (TimeJump);
+	// ahead is that of the Feed being made, and told the last session
+	// told of it.
+	jump  [2]time.Duration
+	ahead time.Duration
+	told  *gwSession
 }
 
-// Feed implements Stream.
+// TimeJump implements TimeJumper: the bytes of the next Feed of direction
+// d came in a packet whose time is a lone jump. Each session given some of
+// them (or the plain MSNP session) is told before its bytes.
+func (c *gwConn) TimeJump(d dissect.Dir, t time.Time, ahead time.Duration) {
+	if d <= dissect.S2C {
+		c.jump[d] = ahead
+	}
+}
+
+// Feed implements Stream. The gateway's waits go by the Engine's clock:
+// bytes whose packet time is a lone jump (TimeJump) do not move it, or one
+// damaged record would end every session as idle.
 func (c *gwConn) Feed(d dissect.Dir, t time.Time, b []byte) {
-	c.g.tick(t)
 	if d > dissect.S2C {
+		c.g.tick(t)
 		return
 	}
+	c.ahead, c.told, c.jump[d] = c.jump[d], nil, 0
+	defer func() { c.ahead, c.told = 0, nil }()
+	c.g.tick(t.Add(-c.ahead))
 	if c.direct != nil {
+		if c.ahead != 0 {
+			timeJump(c.direct, d, t, c.ahead)
+		}
 		c.direct.Feed(d, t, b)
 		return
 	}
@@ -806,6 +830,9 @@ func (c *gwConn) feedHead(d dissect.Dir, t time.Time, b []byte) int {
 			if c.state == connUnknown {
 				if c.passThrough(t) {
 					if take < len(b) {
+						if c.ahead != 0 {
+							timeJump(c.direct, d, t, c.ahead)
+						}
 						c.direct.Feed(d, t, b[take:])
 					}
 					return len(b)
@@ -1235,7 +1262,11 @@ func (c *gwConn) deliver(d dissect.Dir, t time.Time, b []byte) {
 		c.late(d)
 		c.g.stats.LateBytes += int64(len(b))
 	default:
-		c.g.touch(s, t)
+		c.g.touch(s, t.Add(-c.ahead))
+		if c.ahead != 0 && c.told != s {
+			c.told = s
+			timeJump(s.out, d, t, c.ahead)
+		}
 		s.out.Feed(d, t, b)
 	}
 }
@@ -1251,7 +1282,7 @@ func (c *gwConn) lose(d dissect.Dir, t time.Time, n int64) {
 	case s.ended:
 		c.late(d)
 	default:
-		c.g.touch(s, t)
+		c.g.touch(s, t.Add(-c.ahead))
 		s.out.Gap(d, t, gapSize(n))
 	}
 }

@@ -41,6 +41,10 @@ type gwRec struct {
 	// right before End.
 	Evicted, GatewayEvicted int
 	EvictedLast             bool
+	// Jumps records the TimeJump calls, each with the bytes fed next;
+	// JumpPending is one not followed by a Feed yet.
+	Jumps       []string
+	JumpPending string
 }
 
 func (r *gwSink) Open(c dissect.ConnInfo) Stream {
@@ -52,9 +56,17 @@ func (r *gwSink) Open(c dissect.ConnInfo) Stream {
 	return s
 }
 
+func (s *gwRec) TimeJump(d dissect.Dir, t time.Time, ahead time.Duration) {
+	s.JumpPending = fmt.Sprintf("%v %v %v", d, t.Format(time.RFC3339), ahead)
+}
+
 func (s *gwRec) Feed(d dissect.Dir, t time.Time, b []byte) {
 	if s.Ends > 0 {
 		s.Late++
+	}
+	if s.JumpPending != "" {
+		s.Jumps = append(s.Jumps, fmt.Sprintf("%s %q", s.JumpPending, b))
+		s.JumpPending = ""
 	}
 	s.EvictedLast = false
 	s.Data[d] += string(b)
@@ -1152,4 +1164,56 @@ func btoi(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// TestHTTPGatewayTimeJump passes a lone jump on to the sessions given the
+// bytes of the packet it dated: a body's session, the plain MSNP session
+// of a connection that carries MSNP itself; not a session given nothing.
+func TestHTTPGatewayTimeJump(t *testing.T) {
+	t.Parallel()
+	far := time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)
+	open := func(g *HTTPGateway, server string) Stream {
+		return g.Open(dissect.ConnInfo{Client: netip.MustParseAddrPort(gwClient), Server: netip.MustParseAddrPort(server),
+			Start: gwT0, SYN: true, File: "test.pcap", Packet: 1, DetectedBy: "port"})
+	}
+
+	sink := &gwSink{}
+	g := NewHTTPGateway(sink, GatewayOptions{})
+	c := open(g, gwHost)
+	c.Feed(dissect.C2S, gwT0, []byte(post("Action=open&Server=NS&IP=10.0.0.5", ver)))
+	// Damaged: the response's header and body, in one packet.
+	ahead := far.Sub(gwT0)
+	c.(TimeJumper).TimeJump(dissect.S2C, far, ahead)
+	c.Feed(dissect.S2C, far, []byte(reply("954547325.13160", verOK)))
+	// Undamaged, and a damaged header without a body.
+	c.Feed(dissect.C2S, gwT0, []byte(post("SessionID=954547325.13160", cvr)))
+	c.(TimeJumper).TimeJump(dissect.S2C, far, ahead)
+	c.Feed(dissect.S2C, far, []byte(reply("954547325.2", "")))
+	c.End(gwT0.Add(time.Second), true)
+	g.Finish(gwT0.Add(time.Second))
+	want := []string{"s2c 2100-01-01T00:00:00Z " + ahead.String() + " " + strconv.Quote(verOK)}
+	if len(sink.sessions) != 1 {
+		t.Fatalf("%d sessions, want 1: the damaged time moved the gateway's clock", len(sink.sessions))
+	}
+	if diff := cmp.Diff(want, sink.sessions[0].Jumps); diff != "" {
+		t.Errorf("session told (-want +got):\n%s", diff)
+	}
+
+	// MSNP itself on the gateway port.
+	sink = &gwSink{}
+	g = NewHTTPGateway(sink, GatewayOptions{})
+	c = open(g, gwHost)
+	c.Feed(dissect.C2S, gwT0, []byte(ver))
+	early := gwT0.Add(-3 * time.Hour)
+	c.(TimeJumper).TimeJump(dissect.S2C, early, -3*time.Hour)
+	c.Feed(dissect.S2C, early, []byte(verOK))
+	c.End(gwT0.Add(time.Second), true)
+	g.Finish(gwT0.Add(time.Second))
+	want = []string{"s2c " + early.Format(time.RFC3339) + " -3h0m0s " + strconv.Quote(verOK)}
+	if len(sink.sessions) != 1 {
+		t.Fatalf("MSNP on the gateway port: %d sessions", len(sink.sessions))
+	}
+	if diff := cmp.Diff(want, sink.sessions[0].Jumps); diff != "" {
+		t.Errorf("MSNP on the gateway port: session told (-want +got):\n%s", diff)
+	}
 }

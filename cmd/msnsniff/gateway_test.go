@@ -2,14 +2,17 @@ package main
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/msnsniff/msnsniff/internal/capgen"
+	"github.com/msnsniff/msnsniff/report"
 )
 
 // gatewayCaptures are the shipped captures of MSNP through the HTTP
@@ -254,5 +257,71 @@ func TestGatewayMixed(t *testing.T) {
 	}
 	if count["tcp"] != 2 || count["http-gateway"] != 6 {
 		t.Errorf("sessions by transport %v; want 2 tcp, 6 http-gateway", count)
+	}
+}
+
+// TestGatewayDamagedTimestamp dates one packet of a gateway response in
+// 2100, alone: its session says so (jumped_timestamp), and the gateway's
+// waits go on by the capture's time. Before, the gateway followed the
+// packet's time, ended every session as idle, and the requests after it
+// started 8 more sessions.
+func TestGatewayDamagedTimestamp(t *testing.T) {
+	raw, err := os.ReadFile(testdata + "gateway-msnp7.pcap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(raw) < 24 || binary.LittleEndian.Uint32(raw) != 0xa1b2c3d4 {
+		t.Fatal("gateway-msnp7.pcap is not a little-endian pcap")
+	}
+	// The record of the 20th packet with more than 200 bytes, a response
+	// in the middle of the session.
+	n := 0
+	for off := 24; off+16 <= len(raw); {
+		incl := int(binary.LittleEndian.Uint32(raw[off+8:]))
+		if incl > 200 {
+			if n++; n == 20 {
+				binary.LittleEndian.PutUint32(raw[off:], uint32(time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC).Unix()))
+				break
+			}
+		}
+		off += 16 + incl
+	}
+	if n != 20 {
+		t.Fatalf("only %d packets over 200 bytes", n)
+	}
+	path := filepath.Join(t.TempDir(), "damaged.pcap")
+	if err := os.WriteFile(path, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	count := func(p string) (sessions int, jumped []string, anomalies any) {
+		t.Helper()
+		out, stderr, code := runCLI(t, nil, "-T", "json", "-q", p)
+		if code != 0 {
+			t.Fatalf("%s: exit %d: %s", p, code, stderr)
+		}
+		var r report.Report
+		if err := json.Unmarshal([]byte(out), &r); err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range r.Sessions {
+			for _, a := range s.Anomalies {
+				if a.Kind == "jumped_timestamp" {
+					jumped = append(jumped, a.Time.Format(time.RFC3339)+" "+a.Dir)
+				}
+			}
+		}
+		return len(r.Sessions), jumped, r.Capture.Anomalies
+	}
+	want, _, _ := count(testdata + "gateway-msnp7.pcap")
+	got, jumped, anomalies := count(path)
+	if got != want {
+		t.Errorf("%d sessions, want %d as undamaged: the gateway followed the damaged time", got, want)
+	}
+	if diff := cmp.Diff([]string{"2100-01-01T00:00:00Z s2c"}, jumped); diff != "" {
+		t.Errorf("jumped_timestamp anomalies (-want +got):\n%s", diff)
+	}
+	wantCounts := []report.Count{{Name: "jumped_timestamp", Count: 1}, {Name: "timestamp_jump", Count: 1}}
+	if diff := cmp.Diff(wantCounts, anomalies); diff != "" {
+		t.Errorf("capture.anomalies (-want +got):\n%s", diff)
 	}
 }
