@@ -2,6 +2,8 @@ package reassembly
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -39,6 +41,9 @@ func TestTimestampJump(t *testing.T) {
 		// synOfA damages A's SYN instead: A must start at the clock,
 		// C's last packet, not in 2100.
 		synOfA bool
+		// holeGap: a Gap at the bogus time comes right after the jump is
+		// told, before its Feed.
+		holeGap bool
 	}{
 		{
 			name:   "undamaged",
@@ -80,6 +85,21 @@ func TestTimestampJump(t *testing.T) {
 				return []end{{false, fin}, {true, fin}}
 			},
 			jumps: 1,
+		},
+		{
+			// The packet before it lost: its bytes come after a hole, at
+			// a flush, and the Gap carries its time too.
+			name: "one packet in 2100 after a hole",
+			damage: func(p []pkt, mid, last int) []pkt {
+				p[mid].ts = far
+				return slices.Delete(p, mid-2, mid-1)
+			},
+			want: func(fin, cLast, aBefore, last time.Time) []end {
+				return []end{{false, last}, {true, fin}}
+			},
+			jumps:   1,
+			bogus:   far,
+			holeGap: true,
 		},
 		{
 			name: "one packet in 1970",
@@ -189,6 +209,13 @@ func TestTimestampJump(t *testing.T) {
 			}
 			if diff := cmp.Diff(wantJumps, jumps); diff != "" {
 				t.Errorf("TimeJump calls (-want +got):\n%s", diff)
+			}
+			if tt.holeGap {
+				a := sink.streams[1].events
+				i := slices.Index(a, "timejump")
+				if i < 0 || i+2 >= len(a) || !strings.HasPrefix(a[i+1], "c2s gap ") || !strings.HasPrefix(a[i+2], `c2s "`) {
+					t.Errorf("events of A %q: want the jump told, then the Gap, then the Feed", a)
+				}
 			}
 			if got := fmt.Sprint(st.Anomalies()); tt.jumps > 0 && got != fmt.Sprintf("[{timestamp_jump %d}]", tt.jumps) {
 				t.Errorf("Anomalies() = %s", got)

@@ -384,6 +384,7 @@ func join(lists ...[]pkt) []pkt {
 
 func (s *recStream) TimeJump(d dissect.Dir, t time.Time, ahead time.Duration) {
 	s.jumps = append(s.jumps, feedRec{d, t, ahead.String()})
+	s.events = append(s.events, "timejump")
 }
 
 func (s *recStream) Evict(t time.Time) {

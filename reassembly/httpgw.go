@@ -663,7 +663,12 @@ func (c *gwConn) Feed(d dissect.Dir, t time.Time, b []byte) {
 // (heldMSNP) is dissected as MSNP on the gateway port, and the gap goes to
 // its session.
 func (c *gwConn) Gap(d dissect.Dir, t time.Time, n int) {
-	c.g.tick(t)
+	if d <= dissect.S2C {
+		// Told of a lone jump before a Gap, its Feed follows (TimeJump).
+		c.ahead = c.jump[d]
+		defer func() { c.ahead = 0 }()
+	}
+	c.g.tick(t.Add(-c.ahead))
 	if c.direct == nil && c.heldMSNP() {
 		c.goDirect()
 	}

@@ -1199,6 +1199,30 @@ func TestHTTPGatewayTimeJump(t *testing.T) {
 		t.Errorf("session told (-want +got):\n%s", diff)
 	}
 
+	// A hole in a body right before the damaged packet: the Gap carries
+	// its time, after the jump is told.
+	sink = &gwSink{}
+	g = NewHTTPGateway(sink, GatewayOptions{})
+	c = open(g, gwHost)
+	c.Feed(dissect.C2S, gwT0, []byte(post("Action=open&Server=NS&IP=10.0.0.5", ver)))
+	resp := reply("954547325.13160", verOK)
+	head := len(resp) - len(verOK)
+	c.Feed(dissect.S2C, gwT0, []byte(resp[:head]))
+	c.(TimeJumper).TimeJump(dissect.S2C, far, ahead)
+	c.Gap(dissect.S2C, far, 4)
+	c.Feed(dissect.S2C, far, []byte(resp[head+4:]))
+	c.Feed(dissect.C2S, gwT0, []byte(post("SessionID=954547325.13160", cvr)))
+	c.Feed(dissect.S2C, gwT0, []byte(reply("954547325.2", cvrOK)))
+	c.End(gwT0.Add(time.Second), true)
+	g.Finish(gwT0.Add(time.Second))
+	if len(sink.sessions) != 1 {
+		t.Fatalf("hole before the damaged packet: %d sessions, want 1: the Gap moved the gateway's clock", len(sink.sessions))
+	}
+	want = []string{"s2c 2100-01-01T00:00:00Z " + ahead.String() + " " + strconv.Quote(verOK[4:])}
+	if diff := cmp.Diff(want, sink.sessions[0].Jumps); diff != "" {
+		t.Errorf("hole before the damaged packet: session told (-want +got):\n%s", diff)
+	}
+
 	// MSNP itself on the gateway port.
 	sink = &gwSink{}
 	g = NewHTTPGateway(sink, GatewayOptions{})

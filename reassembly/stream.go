@@ -130,6 +130,7 @@ type tcpStream struct {
 	rst      bool      // a RST ended the connection
 	rstSeen  bool      // a RST was accepted, maybe ahead of a hole
 	evicted  bool      // ended by Options.MaxConnections
+	jumpTold uint64    // id of the last packet whose lone jump was told (tellJump)
 
 	// closedAt is the time of the packet that closed the connection: the
 	// second FIN or the first RST accepted. The End of a closed
@@ -256,6 +257,10 @@ func (s *tcpStream) reassembled(i int, ret []*page, skip int, end bool, ac *pktR
 		}
 	}
 	t := c.ts
+	if n > 0 {
+		// A Gap before the bytes carries their packet's time too.
+		s.tellJump(dir, c)
+	}
 	switch {
 	case skip > 0:
 		s.gap(dir, t, skip)
@@ -301,30 +306,39 @@ func (s *tcpStream) gap(dir dissect.Dir, t time.Time, n int) {
 	s.out.Gap(dir, t, n)
 }
 
-// emit delivers b, bytes of packet c, to the Stream, or holds a copy back
-// during a flush. Bytes of a packet whose time is a lone jump (its time
-// on the clock is not its own) are told to a TimeJumper first.
-func (s *tcpStream) emit(dir dissect.Dir, c *pktRef, b []byte) {
-	t := c.ts
+// tellJump tells the Stream (a TimeJumper), once per packet, that the time
+// of packet c is a lone jump (its time on the clock is not its own), before
+// the first Gap or Feed that carries it.
+func (s *tcpStream) tellJump(dir dissect.Dir, c *pktRef) {
 	ahead := c.ts.Sub(c.clock)
+	if ahead == 0 || s.jumpTold == c.id {
+		return
+	}
+	s.jumpTold = c.id
+	switch e := s.e; {
+	case e.deferring:
+		e.deferCall(deferredCall{s: s, kind: evTimeJump, dir: dir, t: c.ts, n: int(ahead)})
+	case s.pipe != nil:
+		s.pipe.TimeJump(dir, c.ts, ahead)
+	default:
+		timeJump(s.out, dir, c.ts, ahead)
+	}
+}
+
+// emit delivers b, bytes of packet c, to the Stream, or holds a copy back
+// during a flush.
+func (s *tcpStream) emit(dir dissect.Dir, c *pktRef, b []byte) {
+	s.tellJump(dir, c)
+	t := c.ts
 	if e := s.e; e.deferring {
-		if ahead != 0 {
-			e.deferCall(deferredCall{s: s, kind: evTimeJump, dir: dir, t: t, n: int(ahead)})
-		}
 		e.deferCall(deferredCall{s: s, kind: evFeed, dir: dir, t: t, n: len(b), off: len(e.deferBuf)})
 		e.deferBuf = append(e.deferBuf, b...)
 		return
 	}
 	if s.pipe != nil {
 		// What s.out.Feed does, without reading the pipeStream.
-		if ahead != 0 {
-			s.pipe.TimeJump(dir, t, ahead)
-		}
 		s.e.rec.feed(s.pipe, dir, t, b)
 		return
-	}
-	if ahead != 0 {
-		timeJump(s.out, dir, t, ahead)
 	}
 	s.out.Feed(dir, t, b)
 }
