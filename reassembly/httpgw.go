@@ -599,8 +599,8 @@ type gwConn struct {
 	direct Stream
 	// jump is, per direction, how far the packet of the next Feed lies
 	// from the Engine's clock when its time is a lone jump (TimeJump);
-	// ahead is that of the Feed being made, and told the last session
-	// told of it.
+	// ahead is that of the Feed or Gap being made, and told the last
+	// session told of it.
 	jump  [2]time.Duration
 	ahead time.Duration
 	told  *gwSession
