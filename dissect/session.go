@@ -368,7 +368,7 @@ func (s *Session) TimeJump(d Dir, t time.Time, ahead time.Duration) {
 	if ahead < 0 {
 		side, ahead = "before", -ahead
 	}
-	detail := "packet time lies " + longDuration(ahead) + " " + side + " the capture's clock, alone: a damaged timestamp; the commands it carried keep it"
+	detail := "packet time lies " + longDuration(ahead) + " " + side + " the capture's clock, alone (taken for a damaged timestamp); the commands it carried keep it"
 	s.anomaly(Anomaly{Kind: "jumped_timestamp", Time: t, Dir: d, Offset: s.half[d].fr.off, Detail: detail})
 }
 

@@ -178,8 +178,8 @@ func TestTimeJump(t *testing.T) {
 		got = append(got, fmt.Sprintf("%s %s %v %d %s", an.Kind, an.Time.Format(time.RFC3339), an.Dir, an.Offset, an.Detail))
 	}
 	want := []string{
-		"jumped_timestamp 2100-01-01T00:00:00Z c2s 18 packet time lies 75.3 years (660034h7m20s) after the capture's clock, alone: a damaged timestamp; the commands it carried keep it",
-		"jumped_timestamp 2024-09-14T10:52:40Z s2c 0 packet time lies 3h0m0s before the capture's clock, alone: a damaged timestamp; the commands it carried keep it",
+		"jumped_timestamp 2100-01-01T00:00:00Z c2s 18 packet time lies 75.3 years (660034h7m20s) after the capture's clock, alone (taken for a damaged timestamp); the commands it carried keep it",
+		"jumped_timestamp 2024-09-14T10:52:40Z s2c 0 packet time lies 3h0m0s before the capture's clock, alone (taken for a damaged timestamp); the commands it carried keep it",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("anomalies (-want +got):\n%s", diff)
