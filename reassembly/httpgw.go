@@ -1450,6 +1450,12 @@ func (c *gwConn) requestLost(t time.Time) {
 	if h.state != hsHead || len(h.buf) == 0 {
 		return
 	}
+	// Only a whole request line that is one: a line found bad is not a
+	// request, and would otherwise be taken for one or not depending on
+	// how much of it came before the check (its first byte, or all).
+	if ok, done := startLine(h.buf, 0, true); !ok || !done {
+		return
+	}
 	line, _, ok := bytes.Cut(h.buf, []byte("\n"))
 	if !ok {
 		return
