@@ -1182,7 +1182,6 @@ func (c *gwConn) feedChunked(d dissect.Dir, t time.Time, b []byte) int {
 	if !h.skip {
 		if len(h.buf)-h.bodyStart+n > g.opt.MaxChunkedBody {
 			h.skip = true
-			g.stats.SkippedBodies++
 			h.buf = h.buf[:0]
 		} else {
 			h.buf = append(h.buf, b[:n]...)
@@ -1192,6 +1191,10 @@ func (c *gwConn) feedChunked(d dissect.Dir, t time.Time, b []byte) int {
 		return n
 	}
 	if h.skip {
+		// Counted once framed to its end: a body that breaks first is
+		// counted as broken, however much of it had come in before (in
+		// one Feed or many).
+		g.stats.SkippedBodies++
 		if h.chunk.data > 0 {
 			// A body of only size lines and trailer fields loses none.
 			c.lose(d, t, h.chunk.data)
