@@ -48,15 +48,20 @@ func (r *boxRows) add(row []string) error {
 	if !measureRow(r.widths, row) {
 		r.complex = true
 	}
-	b := r.buf[:0]
+	r.buf = encodeCells(r.buf[:0], row)
+	r.n++
+	_, err := r.sp.write(r.buf)
+	return err
+}
+
+// encodeCells appends row's cells to b, each its length (a uvarint) and its
+// bytes, as cellReader and decodeCells read them back.
+func encodeCells(b []byte, row []string) []byte {
 	for _, c := range row {
 		b = binary.AppendUvarint(b, uint64(len(c)))
 		b = append(b, c...)
 	}
-	r.buf = b
-	r.n++
-	_, err := r.sp.write(b)
-	return err
+	return b
 }
 
 // measureRow widens widths to the display widths of row's trimmed cells

@@ -18,8 +18,7 @@ import (
 // out alike.
 //
 // A piece is the row's length (4 bytes, big endian), the row's cells
-// (each a uvarint length and its bytes, as boxRows spools them) and the
-// section.
+// (encodeCells) and the section.
 
 // tableSpool renders sessions for the table format.
 type tableSpool struct {
@@ -48,10 +47,7 @@ func (t *tableSpool) appendSession(b []byte, s *Session) []byte {
 	}
 	at := len(b)
 	b = append(b, 0, 0, 0, 0)
-	for _, c := range t.p.overviewRow(s) {
-		b = binary.AppendUvarint(b, uint64(len(c)))
-		b = append(b, c...)
-	}
+	b = encodeCells(b, t.p.overviewRow(s))
 	binary.BigEndian.PutUint32(b[at:], uint32(len(b)-at-4))
 	if t.details {
 		t.buf.Reset()
@@ -83,8 +79,8 @@ func splitTablePiece(b []byte) (cells, section []byte, err error) {
 	return b[4 : 4+n], b[4+n:], nil
 }
 
-// appendCells appends the encoded cells to row.
-func appendCells(row []string, cells []byte) ([]string, error) {
+// decodeCells appends the cells encoded by encodeCells to row.
+func decodeCells(row []string, cells []byte) ([]string, error) {
 	for len(cells) > 0 {
 		l, k := binary.Uvarint(cells)
 		if k <= 0 || l > uint64(len(cells)-k) {
@@ -117,7 +113,7 @@ func (j *jsonReport) sessionRow(i int, row []string) ([]string, error) {
 		cells, _, err = splitTablePiece(b)
 	}
 	if err == nil {
-		row, err = appendCells(row, cells)
+		row, err = decodeCells(row, cells)
 	}
 	if err != nil {
 		return row, fmt.Errorf("report: reading back session %d: %w", e.id, err)

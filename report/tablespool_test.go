@@ -127,14 +127,14 @@ func TestTablePieceDamaged(t *testing.T) {
 	for _, b := range [][]byte{nil, {0, 0}, {0, 0, 0, 9, 1}, {0, 0, 0, 2, 5, 'a'}} {
 		cells, _, err := splitTablePiece(b)
 		if err == nil {
-			_, err = appendCells(nil, cells)
+			_, err = decodeCells(nil, cells)
 		}
 		if err == nil {
 			t.Errorf("piece %q: no error", b)
 		}
 	}
 	cells, section, err := splitTablePiece([]byte{0, 0, 0, 3, 2, 'h', 'i', 's', 'e', 'c'})
-	row, err2 := appendCells(nil, cells)
+	row, err2 := decodeCells(nil, cells)
 	if err != nil || err2 != nil || len(row) != 1 || row[0] != "hi" || string(section) != "sec" {
 		t.Errorf("good piece: %q %q %v %v", row, section, err, err2)
 	}
