@@ -315,14 +315,12 @@ func (s *tcpStream) tellJump(dir dissect.Dir, c *pktRef) {
 		return
 	}
 	s.jumpTold = c.id
-	switch e := s.e; {
-	case e.deferring:
+	if e := s.e; e.deferring {
 		e.deferCall(deferredCall{s: s, kind: evTimeJump, dir: dir, t: c.ts, n: int(ahead)})
-	case s.pipe != nil:
-		s.pipe.TimeJump(dir, c.ts, ahead)
-	default:
-		timeJump(s.out, dir, c.ts, ahead)
+		return
 	}
+	// s.out is the pipeStream in a pipelined Run: rare enough to read it.
+	timeJump(s.out, dir, c.ts, ahead)
 }
 
 // emit delivers b, bytes of packet c, to the Stream, or holds a copy back
