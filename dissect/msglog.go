@@ -70,6 +70,16 @@ type msgLog struct {
 	// loc is the location of the first message's time, given back to every
 	// decoded time (a capture's times share one).
 	loc *time.Location
+	// types counts the messages by Type, in the order each type was
+	// first seen, so that counting them needs no pass over buf, which is
+	// no longer in the cache when the session ends.
+	types []TypeCount
+}
+
+// TypeCount is the number of a chat's listed messages of one Type.
+type TypeCount struct {
+	Type string
+	N    int
 }
 
 // logAdd appends m to l, with the text given apart from m (m.Text
@@ -128,7 +138,19 @@ func logAdd[T string | []byte](l *msgLog, m *Message, text T) int {
 	}
 	l.buf = b
 	l.n++
+	l.count(m.Type)
 	return at
+}
+
+// count adds a message of type t to l.types.
+func (l *msgLog) count(t string) {
+	for i := range l.types {
+		if l.types[i].Type == t {
+			l.types[i].N++
+			return
+		}
+	}
+	l.types = append(l.types, TypeCount{Type: t, N: 1})
 }
 
 // appendRef writes a string reference: 0 for "", 1 and the string inline,

@@ -2,6 +2,7 @@ package dissect
 
 import (
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -109,6 +110,20 @@ func TestMessageLogRoundTrip(t *testing.T) {
 		}
 		if d := cmp.Diff(want, heads); d != "" {
 			t.Fatalf("seed %d: heads differ (-added +decoded):\n%s", seed, d)
+		}
+		// The counts by type are those of the messages, in the order
+		// each type first came.
+		var types []TypeCount
+		for _, m := range want {
+			i := slices.IndexFunc(types, func(c TypeCount) bool { return c.Type == m.Type })
+			if i < 0 {
+				i = len(types)
+				types = append(types, TypeCount{Type: m.Type})
+			}
+			types[i].N++
+		}
+		if d := cmp.Diff(types, ch.MessageTypes()); d != "" {
+			t.Fatalf("seed %d: counts by type differ (-added +counted):\n%s", seed, d)
 		}
 		// Stopping early stops.
 		n := 0

@@ -289,6 +289,10 @@ func (ch *Chat) Messages() iter.Seq[*Message] { return ch.log.all(true) }
 // each message, and allocates nothing.
 func (ch *Chat) MessageHeads() iter.Seq[*Message] { return ch.log.all(false) }
 
+// MessageTypes counts the messages listed by Type, in the order each type
+// was first listed. The slice is the chat's own: read it, do not keep it.
+func (ch *Chat) MessageTypes() []TypeCount { return ch.log.types }
+
 // NumMessages returns the number of messages listed.
 func (ch *Chat) NumMessages() int { return ch.log.n }
 

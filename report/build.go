@@ -235,18 +235,10 @@ func timePtr(t time.Time) *Time {
 }
 
 func messageCounts(ch *dissect.Chat) []Count {
-	// A message has one of a few types (dissect's classify), so a short
-	// list searched in order costs less than a map.
-	out := []Count{}
-	for x := range ch.MessageHeads() {
-		i := 0
-		for i < len(out) && out[i].Name != x.Type {
-			i++
-		}
-		if i == len(out) {
-			out = append(out, Count{Name: x.Type})
-		}
-		out[i].Count++
+	ts := ch.MessageTypes()
+	out := make([]Count, len(ts))
+	for i, t := range ts {
+		out[i] = Count{Name: t.Type, Count: int64(t.N)}
 	}
 	slices.SortFunc(out, func(a, b Count) int { return cmp.Compare(a.Name, b.Name) })
 	return out
