@@ -99,8 +99,8 @@ func runStreamSync(t testing.TB, c2s, s2c string, sizes []int, lim Limits, syn, 
 	for _, a := range r.anomalies {
 		kinds = append(kinds, a.Kind)
 	}
-	if len(s.Transactions) > lim.MaxTransactions || len(s.open) > lim.MaxPending {
-		t.Fatalf("transactions %d, open %d over the limits", len(s.Transactions), len(s.open))
+	if len(s.Transactions) > lim.MaxTransactions || s.open.len() > lim.MaxPending {
+		t.Fatalf("transactions %d, open %d over the limits", len(s.Transactions), s.open.len())
 	}
 	return cmds, kinds
 }

@@ -204,9 +204,7 @@ type Session struct {
 	half      [2]half
 	seq       int
 	groups    map[string]string
-	open      map[int64]*Transaction
-	ring      []int64 // TrIDs in the order they were opened
-	ringHead  int
+	open      trids
 	opByTrID  map[int64]*GroupOp
 	evidence  [3]string // first evidence for switchboard, notification, dispatch
 	contacts  contactList
@@ -445,8 +443,7 @@ func (s *Session) release() {
 		s.half[d].fr.partial = nil
 		s.half[d].cur = nil
 	}
-	s.open = nil
-	s.ring = nil
+	s.open = trids{}
 	s.opByTrID = nil
 	s.mlPending = nil
 	for _, tx := range s.Transactions {

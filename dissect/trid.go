@@ -14,8 +14,7 @@ func (s *Session) track(c *Command) *Transaction {
 	if c.Verb == "MSG" && arg(c, 0) == "U" {
 		return nil
 	}
-	old, had := s.open[c.TrID]
-	if had && old.Replies == 0 && old.Status == StatusPending {
+	if old := s.open.get(c.TrID); old != nil && old.Replies == 0 && old.Status == StatusPending {
 		s.anomaly(Anomaly{Kind: "trid_reused", Time: c.Time, Dir: c.Dir, Offset: c.Offset,
 			Detail: "TrID reused while a command with it is still unanswered", Line: quote([]byte(c.Line()))})
 	}
@@ -31,13 +30,7 @@ func (s *Session) track(c *Command) *Transaction {
 	default:
 		tx.Args = slices.Clone(c.Args)
 	}
-	if !had {
-		s.remember(c.TrID)
-	}
-	if s.open == nil {
-		s.open = map[int64]*Transaction{}
-	}
-	s.open[c.TrID] = tx
+	s.open.put(c.TrID, tx, s.a.lim.MaxPending, s.evict)
 	if len(s.Transactions) < s.a.lim.MaxTransactions {
 		s.Transactions = append(s.Transactions, tx)
 	} else {
@@ -46,35 +39,137 @@ func (s *Session) track(c *Command) *Transaction {
 	return tx
 }
 
-// remember records the order TrIDs were opened in, evicting the oldest
-// beyond Limits.MaxPending so the matching state stays bounded.
-func (s *Session) remember(trid int64) {
-	max := s.a.lim.MaxPending
-	if len(s.ring) < max {
-		if s.ring == nil {
+// evict takes the transaction of a TrID forgotten by the matching to
+// keep it bounded (Limits.MaxPending).
+func (s *Session) evict(trid int64, tx *Transaction) {
+	if tx.Replies == 0 {
+		s.EvictedPending++
+		s.anomaly(Anomaly{Kind: "evicted", Time: tx.Time, Detail: "unanswered transaction evicted from matching: too many open TrIDs"})
+	}
+	delete(s.opByTrID, trid)
+}
+
+// trids is a session's TrID matching state: the transaction open under
+// each TrID, which every server line carrying the TrID answers, and the
+// order the TrIDs were opened in, so that beyond Limits.MaxPending the
+// oldest is forgotten.
+//
+// Clients number their commands 1, 2, 3... (msnp-grammar.md §1.1), so the
+// TrIDs in the order they were opened are nearly always sorted. While they
+// are, a lookup is a search of that order, the newest first, and there is
+// no map: a map per session cost a few cache misses on every command, its
+// allocations, and more memory than the order alone. The first TrID that
+// is not above all those before it (a reused or a lower one) turns on the
+// map, made from the order, for the rest of the session.
+type trids struct {
+	// ids holds the TrIDs in the order they were opened, as a ring once
+	// it is full: ids[head] is then the oldest.
+	ids  []int64
+	head int
+	// txs holds the transaction of each of ids while m is nil.
+	txs []*Transaction
+	m   map[int64]*Transaction
+}
+
+// at returns the index in ids of the kth oldest TrID.
+func (t *trids) at(k int) int {
+	if k += t.head; k >= len(t.ids) {
+		k -= len(t.ids)
+	}
+	return k
+}
+
+// len returns the number of TrIDs open.
+func (t *trids) len() int {
+	if t.m != nil {
+		return len(t.m)
+	}
+	return len(t.ids)
+}
+
+// get returns the transaction open under trid, or nil.
+func (t *trids) get(trid int64) *Transaction {
+	if t.m != nil {
+		return t.m[trid]
+	}
+	n := len(t.ids)
+	if n == 0 {
+		return nil
+	}
+	if i := t.at(n - 1); t.ids[i] == trid {
+		return t.txs[i]
+	} else if trid > t.ids[i] || trid < t.ids[t.head] {
+		return nil
+	}
+	// ids in order from the oldest are sorted: search them.
+	lo, hi := 0, n-1
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if t.ids[t.at(mid)] < trid {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	if i := t.at(lo); t.ids[i] == trid {
+		return t.txs[i]
+	}
+	return nil
+}
+
+// put opens tx under trid, in place of any transaction open under it.
+// A TrID not open yet is added to the order; beyond max, the oldest is
+// forgotten, and evict is given it and its transaction.
+func (t *trids) put(trid int64, tx *Transaction, max int, evict func(int64, *Transaction)) {
+	if t.m == nil {
+		if n := len(t.ids); n > 0 && trid <= t.ids[t.at(n-1)] {
+			t.m = make(map[int64]*Transaction, n+1)
+			for i, id := range t.ids {
+				t.m[id] = t.txs[i]
+			}
+			t.txs = nil
+		}
+	}
+	if t.m != nil {
+		if _, had := t.m[trid]; had {
+			t.m[trid] = tx
+			return
+		}
+	}
+	if len(t.ids) < max {
+		if t.ids == nil {
 			// Most sessions open a few dozen transactions: start with
 			// room for some rather than growing from one.
-			s.ring = make([]int64, 0, min(max, 16))
+			t.ids = make([]int64, 0, min(max, 16))
 		}
-		s.ring = append(s.ring, trid)
+		t.ids = append(t.ids, trid)
+		if t.m != nil {
+			t.m[trid] = tx
+		} else {
+			t.txs = append(t.txs, tx)
+		}
 		return
 	}
-	old := s.ring[s.ringHead]
-	if tx, ok := s.open[old]; ok {
-		if tx.Replies == 0 {
-			s.EvictedPending++
-			s.anomaly(Anomaly{Kind: "evicted", Time: tx.Time, Detail: "unanswered transaction evicted from matching: too many open TrIDs"})
+	old := t.ids[t.head]
+	if t.m != nil {
+		if otx, ok := t.m[old]; ok {
+			evict(old, otx)
+			delete(t.m, old)
 		}
-		delete(s.open, old)
-		delete(s.opByTrID, old)
+		t.m[trid] = tx
+	} else {
+		evict(old, t.txs[t.head])
+		t.txs[t.head] = tx
 	}
-	s.ring[s.ringHead] = trid
-	s.ringHead = (s.ringHead + 1) % max
+	t.ids[t.head] = trid
+	if t.head++; t.head == max {
+		t.head = 0
+	}
 }
 
 // match finds the transaction a server line with a TrID answers.
 func (s *Session) match(c *Command) *Transaction {
-	tx := s.open[c.TrID]
+	tx := s.open.get(c.TrID)
 	if tx == nil {
 		return nil
 	}
