@@ -451,7 +451,7 @@ func (s *Session) release() {
 		tx.buf[0], tx.buf[1] = "", ""
 	}
 	if s.Chat != nil {
-		s.Chat.byTrID = nil
+		s.Chat.byTrID = acks{}
 		s.Chat.invites = nil
 	}
 }

@@ -22,7 +22,7 @@ type Chat struct {
 	log msgLog
 	// byTrID has the offset in log of each message the client sent and
 	// that awaits an ACK or NAK, or -1 for one beyond maxChatMessages.
-	byTrID  map[int64]int
+	byTrID  acks
 	invites map[string]*Invite // INVITEs by Invitation-Cookie
 	// last is the participant participant returned last: most MSGs come
 	// from the same one or two users.
@@ -102,7 +102,7 @@ const maxParticipants = 256
 
 func (s *Session) chat() *Chat {
 	if s.Chat == nil {
-		s.Chat = &Chat{byTrID: map[int64]int{}}
+		s.Chat = &Chat{}
 	}
 	return s.Chat
 }
@@ -214,15 +214,15 @@ func (s *Session) sbServer(c *Command, tx *Transaction) {
 	case "MSG":
 		s.message(c, arg(c, 0), Unescape(arg(c, 1)))
 	case "ACK", "NAK":
-		if off, ok := s.chat().byTrID[c.TrID]; ok && c.HasTrID {
-			s.Chat.setAcked(off, c.Verb == "ACK")
-			delete(s.Chat.byTrID, c.TrID)
+		if ch := s.chat(); c.HasTrID {
+			if off, ok := ch.byTrID.take(c.TrID); ok {
+				ch.setAcked(off, c.Verb == "ACK")
+			}
 		}
 	}
 	if c.ErrorCode > 0 && s.Chat != nil {
-		if off, ok := s.Chat.byTrID[c.TrID]; ok {
+		if off, ok := s.Chat.byTrID.take(c.TrID); ok {
 			s.Chat.setAcked(off, false)
-			delete(s.Chat.byTrID, c.TrID)
 		}
 	}
 }
@@ -276,7 +276,7 @@ func (s *Session) message(c *Command, from, friendly string) {
 		ch.UnlistedMessages++
 	}
 	if awaitsAck {
-		ch.byTrID[c.TrID] = off
+		ch.byTrID.put(c.TrID, off)
 	}
 }
 

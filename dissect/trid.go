@@ -208,3 +208,77 @@ func (s *Session) settleUnanswered() {
 		}
 	}
 }
+
+// acks is a chat's messages awaiting an ACK or NAK: the offset in the
+// chat's log of each, by the TrID of its MSG. Like trids, it keeps the
+// TrIDs in the order they came while they only grow, a sorted slice to
+// search, and turns to a map at the first one that does not. An answered
+// message is marked, and the marked ones are dropped once they are most
+// of those kept.
+type acks struct {
+	ids  []int64
+	offs []int // an offset, or answered
+	dead int   // entries answered
+	m    map[int64]int
+}
+
+// answered marks an entry of acks.offs; offsets are -1 (a message not
+// listed) or more.
+const answered = -2
+
+// put records that the message at off awaits an answer to trid, in place
+// of any other.
+func (a *acks) put(trid int64, off int) {
+	if a.m == nil {
+		if n := len(a.ids); n == 0 || trid > a.ids[n-1] {
+			a.ids = append(a.ids, trid)
+			a.offs = append(a.offs, off)
+			return
+		}
+		a.m = make(map[int64]int, len(a.ids)-a.dead+1)
+		for i, id := range a.ids {
+			if a.offs[i] != answered {
+				a.m[id] = a.offs[i]
+			}
+		}
+		a.ids, a.offs, a.dead = nil, nil, 0
+	}
+	a.m[trid] = off
+}
+
+// take returns the offset of the message awaiting an answer to trid, and
+// forgets it.
+func (a *acks) take(trid int64) (int, bool) {
+	if a.m != nil {
+		off, ok := a.m[trid]
+		if ok {
+			delete(a.m, trid)
+		}
+		return off, ok
+	}
+	i, ok := slices.BinarySearch(a.ids, trid)
+	if !ok || a.offs[i] == answered {
+		return 0, false
+	}
+	off := a.offs[i]
+	a.offs[i] = answered
+	if a.dead++; a.dead*2 > len(a.ids) {
+		n := 0
+		for j, id := range a.ids {
+			if a.offs[j] != answered {
+				a.ids[n], a.offs[n] = id, a.offs[j]
+				n++
+			}
+		}
+		a.ids, a.offs, a.dead = a.ids[:n], a.offs[:n], 0
+	}
+	return off, true
+}
+
+// len returns the number of messages awaiting an answer.
+func (a *acks) len() int {
+	if a.m != nil {
+		return len(a.m)
+	}
+	return len(a.ids) - a.dead
+}

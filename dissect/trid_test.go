@@ -131,3 +131,66 @@ func FuzzTrIDs(f *testing.F) {
 		checkTrids(t, int(max%40)+1, ops)
 	})
 }
+
+// checkAcks runs the operations ops encodes on an acks and on a map, as
+// the chat kept them before, and fails at the first difference. Each
+// operation is 3 bytes: a kind, a TrID step and an offset.
+func checkAcks(t *testing.T, ops []byte) {
+	t.Helper()
+	var (
+		got    acks
+		want   = map[int64]int{}
+		newest int64
+	)
+	for i := 0; i+3 <= len(ops); i += 3 {
+		kind, step, off := ops[i], int64(int8(ops[i+1])), int(ops[i+2])-1
+		switch kind % 4 {
+		case 0, 1: // a message awaiting its answer, mostly the next TrID
+			trid := newest + 1
+			if kind%8 == 1 {
+				trid = newest + step
+			}
+			got.put(trid, off)
+			want[trid] = off
+			newest = trid
+		default: // an answer to a TrID near the newest
+			trid := newest - step%16
+			g, gok := got.take(trid)
+			w, wok := want[trid]
+			delete(want, trid)
+			if g != w || gok != wok {
+				t.Fatalf("op %d: take(%d) = %d, %v, want %d, %v", i/3, trid, g, gok, w, wok)
+			}
+		}
+		if got.len() != len(want) {
+			t.Fatalf("op %d: %d awaiting, want %d", i/3, got.len(), len(want))
+		}
+	}
+	for trid, w := range want {
+		if g, ok := got.take(trid); !ok || g != w {
+			t.Fatalf("end: take(%d) = %d, %v, want %d", trid, g, ok, w)
+		}
+	}
+}
+
+// TestAcksMatchMap holds acks to the map it replaced on random
+// operations: messages with TrIDs mostly counting up, some reused or going
+// back, and answers to recent TrIDs, some twice or never.
+func TestAcksMatchMap(t *testing.T) {
+	for seed := range uint64(300) {
+		r := rand.New(rand.NewPCG(seed, 9))
+		ops := make([]byte, 3*r.IntN(500))
+		for i := 0; i < len(ops); i += 3 {
+			ops[i] = byte([]int{0, 0, 0, 2, 2, 3, 1, 5}[r.IntN(8)])
+			ops[i+1] = byte(r.IntN(256) >> uint(r.IntN(8)))
+			ops[i+2] = byte(r.IntN(256))
+		}
+		t.Run(fmt.Sprint(seed), func(t *testing.T) { checkAcks(t, ops) })
+	}
+}
+
+// FuzzAcks is TestAcksMatchMap on the fuzzer's operations.
+func FuzzAcks(f *testing.F) {
+	f.Add([]byte("\x00\x00\x05\x00\x00\x06\x02\x01\x00\x02\x00\x00\x01\xfe\x07\x02\x03\x00"))
+	f.Fuzz(checkAcks)
+}
