@@ -59,11 +59,14 @@ type msgLog struct {
 	buf  []byte
 	n    int
 	refs []string
-	// hint is, for each of a message's string references in order, the
-	// index in refs it had last: a chat's messages mostly repeat their
-	// sender, type, content type and format, and the strings are seldom
-	// the same copy, so each comparison reads the bytes.
-	hint [6]uint8
+	// hint is, for each direction (by its low bit) and each of a
+	// message's string references in order, the index in refs it had
+	// last: a chat's messages mostly repeat their sender, type, content
+	// type and format, and alternate between the user's own, from the
+	// client, and the others', from the server. A hint that misses costs
+	// a pass over refs, reading the bytes of those of the same length,
+	// which are seldom in the cache.
+	hint [2][6]uint8
 	// lastSec is the time, in seconds, of the message appended last:
 	// times are written as differences from it.
 	lastSec int64
@@ -118,7 +121,7 @@ func logAdd[T string | []byte](l *msgLog, m *Message, text T) int {
 	b = binary.AppendUvarint(b, uint64(m.Time.Nanosecond()))
 	l.lastSec = sec
 	for k, s := range [...]string{m.From, m.Ack, m.Type, m.ContentType, m.Format, m.TypingUser} {
-		b = l.appendRef(b, s, &l.hint[k])
+		b = l.appendRef(b, s, &l.hint[m.Dir&1][k])
 	}
 	b = appendInline(b, text)
 	b = binary.AppendVarint(b, m.TrID)

@@ -129,9 +129,11 @@ func (ch *Chat) participant(user string) *Participant {
 	return p
 }
 
-func (s *Session) join(user, friendly string, t time.Time, self bool) {
+// join records user as present, and returns the participant's own copy
+// of user ("" for "").
+func (s *Session) join(user, friendly string, t time.Time, self bool) string {
 	if user == "" {
-		return
+		return ""
 	}
 	p := s.chat().participant(user)
 	if p.Joined.IsZero() {
@@ -141,6 +143,7 @@ func (s *Session) join(user, friendly string, t time.Time, self bool) {
 		p.Friendly = friendly
 	}
 	p.Self = p.Self || self
+	return p.User
 }
 
 func (s *Session) leave(user string, t time.Time, how string) {
@@ -239,16 +242,28 @@ func (s *Session) user() string {
 func (s *Session) message(c *Command, from, friendly string) {
 	ch := s.chat()
 	if from != "" && c.Dir == S2C {
-		s.join(from, friendly, c.Time, false)
+		// The participant's copy, the same string at each message, which
+		// the chat's log then finds by its pointer (appendRef).
+		from = s.join(from, friendly, c.Time, false)
 	}
 	m := &s.a.msg
 	*m = Message{Time: c.Time, Dir: c.Dir, From: from, Size: max(c.PayloadLen, 0), Type: "other"}
 	awaitsAck := false
 	if c.Dir == C2S {
 		m.TrID, m.Ack = c.TrID, arg(c, 0)
+		// commands/msg.md's acknowledgement types, as constants for the
+		// same reason.
 		switch m.Ack {
-		case "A", "D", "N", "S":
-			awaitsAck = c.HasTrID
+		case "A":
+			m.Ack, awaitsAck = "A", c.HasTrID
+		case "D":
+			m.Ack, awaitsAck = "D", c.HasTrID
+		case "N":
+			m.Ack, awaitsAck = "N", c.HasTrID
+		case "S":
+			m.Ack, awaitsAck = "S", c.HasTrID
+		case "U":
+			m.Ack = "U"
 		}
 	}
 	text := classify(m, c.Payload, ch, &s.a.formats)
