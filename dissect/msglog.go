@@ -75,8 +75,11 @@ type msgLog struct {
 	loc *time.Location
 	// types counts the messages by Type, in the order each type was
 	// first seen, so that counting them needs no pass over buf, which is
-	// no longer in the cache when the session ends.
-	types []TypeCount
+	// no longer in the cache when the session ends. The first few are
+	// kept here, beside the fields each append reads anyway, and the rest
+	// in more.
+	types [4]TypeCount
+	more  []TypeCount
 }
 
 // TypeCount is the number of a chat's listed messages of one Type.
@@ -148,12 +151,35 @@ func logAdd[T string | []byte](l *msgLog, m *Message, text T) int {
 // count adds a message of type t to l.types.
 func (l *msgLog) count(t string) {
 	for i := range l.types {
-		if l.types[i].Type == t {
-			l.types[i].N++
+		switch c := &l.types[i]; {
+		case c.N == 0:
+			*c = TypeCount{Type: t, N: 1}
+			return
+		case c.Type == t:
+			c.N++
 			return
 		}
 	}
-	l.types = append(l.types, TypeCount{Type: t, N: 1})
+	for i := range l.more {
+		if l.more[i].Type == t {
+			l.more[i].N++
+			return
+		}
+	}
+	l.more = append(l.more, TypeCount{Type: t, N: 1})
+}
+
+// counts returns the counts by type, in the order each type was first
+// seen: l's own memory unless more than len(l.types) types were seen.
+func (l *msgLog) counts() []TypeCount {
+	n := 0
+	for n < len(l.types) && l.types[n].N > 0 {
+		n++
+	}
+	if len(l.more) == 0 {
+		return l.types[:n:n]
+	}
+	return append(l.types[:n:n], l.more...)
 }
 
 // appendRef writes a string reference: 0 for "", 1 and the string inline,

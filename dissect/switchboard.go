@@ -306,7 +306,7 @@ func (ch *Chat) MessageHeads() iter.Seq[*Message] { return ch.log.all(false) }
 
 // MessageTypes counts the messages listed by Type, in the order each type
 // was first listed. The slice is the chat's own: read it, do not keep it.
-func (ch *Chat) MessageTypes() []TypeCount { return ch.log.types }
+func (ch *Chat) MessageTypes() []TypeCount { return ch.log.counts() }
 
 // NumMessages returns the number of messages listed.
 func (ch *Chat) NumMessages() int { return ch.log.n }
