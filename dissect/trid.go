@@ -141,6 +141,7 @@ func (t *trids) put(trid int64, tx *Transaction, max int, evict func(int64, *Tra
 			// Most sessions open a few dozen transactions: start with
 			// room for some rather than growing from one.
 			t.ids = make([]int64, 0, min(max, 16))
+			t.txs = make([]*Transaction, 0, min(max, 16))
 		}
 		t.ids = append(t.ids, trid)
 		if t.m != nil {
