@@ -61,8 +61,11 @@ type event struct {
 	dir    dissect.Dir
 	closed bool // End
 	n      int  // Feed: bytes, taken in order from the batch's buf; Gap: n
-	t      time.Time
-	s      *pipeStream
+	// slot is the stream's index in the replaying goroutine's table of
+	// Streams (see recorder.Open).
+	slot int32
+	t    time.Time
+	s    *pipeStream
 }
 
 // eventBatch is a batch of recorded calls.
@@ -140,8 +143,9 @@ func runPipeline(sources []*Source, e *Engine) error {
 	}()
 
 	// Caller: replay the calls to the Sink.
+	rp := &replayer{sink: user}
 	for b := range evs {
-		replay(user, b)
+		rp.replay(b)
 		b.evs, b.buf = b.evs[:0], b.buf[:0]
 		select {
 		case freeEvs <- b:
@@ -162,30 +166,44 @@ func newPacketBatch(free chan *packetBatch) *packetBatch {
 	}
 }
 
+// replayer makes the recorded calls on the caller's goroutine. It keeps
+// the Sink's Stream of each open connection in a table indexed by the
+// connection's slot: the table is dense, a few kilobytes for the
+// connections open at once, so finding a connection's Stream, once for
+// every event, is seldom a cache miss, where reading it from each
+// connection's pipeStream nearly always was.
+type replayer struct {
+	sink Sink
+	outs []Stream
+}
+
 // replay makes the recorded calls of b.
-func replay(sink Sink, b *eventBatch) {
+func (rp *replayer) replay(b *eventBatch) {
 	off := 0
 	for i := range b.evs {
 		ev := &b.evs[i]
-		s := ev.s
 		switch ev.kind {
 		case evOpen:
-			s.out = sink.Open(s.info)
-			if s.out == nil {
-				s.out = discard{}
+			out := rp.sink.Open(ev.s.info)
+			if out == nil {
+				out = discard{}
 			}
+			if int(ev.slot) >= len(rp.outs) {
+				rp.outs = append(rp.outs, make([]Stream, int(ev.slot)+1-len(rp.outs))...)
+			}
+			rp.outs[ev.slot] = out
 		case evFeed:
-			s.out.Feed(ev.dir, ev.t, b.buf[off:off+ev.n:off+ev.n])
+			rp.outs[ev.slot].Feed(ev.dir, ev.t, b.buf[off:off+ev.n:off+ev.n])
 			off += ev.n
 		case evGap:
-			s.out.Gap(ev.dir, ev.t, ev.n)
+			rp.outs[ev.slot].Gap(ev.dir, ev.t, ev.n)
 		case evEvict:
-			evictStream(s.out, ev.t)
+			evictStream(rp.outs[ev.slot], ev.t)
 		case evTimeJump:
-			timeJump(s.out, ev.dir, ev.t, time.Duration(ev.n))
+			timeJump(rp.outs[ev.slot], ev.dir, ev.t, time.Duration(ev.n))
 		case evEnd:
-			s.out.End(ev.t, ev.closed)
-			s.out = nil
+			rp.outs[ev.slot].End(ev.t, ev.closed)
+			rp.outs[ev.slot] = nil
 		}
 		ev.s = nil
 	}
@@ -198,6 +216,10 @@ type recorder struct {
 	cur  *eventBatch
 	out  chan<- *eventBatch
 	free chan *eventBatch
+	// slots counts the slots given out, and freeSlots holds those of
+	// ended connections, for reuse.
+	slots     int32
+	freeSlots []int32
 }
 
 // newBatch takes a recycled batch or makes one.
@@ -228,43 +250,53 @@ func (r *recorder) flush() {
 	r.cur = r.newBatch()
 }
 
-// Open records the opening of a connection.
+// Open records the opening of a connection. The connection gets a slot,
+// the smallest free, which it keeps until its End is recorded: the
+// replaying goroutine, which makes the calls in the order they were
+// recorded, finds its Stream there.
 func (r *recorder) Open(c dissect.ConnInfo) Stream {
 	s := &pipeStream{r: r, info: c}
-	r.add(event{kind: evOpen, s: s})
+	if n := len(r.freeSlots); n > 0 {
+		s.slot = r.freeSlots[n-1]
+		r.freeSlots = r.freeSlots[:n-1]
+	} else {
+		s.slot = r.slots
+		r.slots++
+	}
+	r.add(event{kind: evOpen, slot: s.slot, s: s})
 	return s
 }
 
-// pipeStream is the Stream the Engine feeds in a pipelined Run. Its out is
-// only touched by the replaying goroutine.
+// pipeStream is the Stream the Engine feeds in a pipelined Run.
 type pipeStream struct {
 	r    *recorder
 	info dissect.ConnInfo
-	out  Stream
+	slot int32
 }
 
-func (s *pipeStream) Feed(d dissect.Dir, t time.Time, b []byte) { s.r.feed(s, d, t, b) }
+func (s *pipeStream) Feed(d dissect.Dir, t time.Time, b []byte) { s.r.feed(s.slot, d, t, b) }
 
-// feed records a Feed of s. It does not read s: the Engine calls it
-// directly (tcpStream.emit), as the pipeStream of a connection is rarely in
-// the cache when its next packet comes.
-func (r *recorder) feed(s *pipeStream, d dissect.Dir, t time.Time, b []byte) {
+// feed records a Feed of the pipeStream in slot. The Engine calls it
+// directly (tcpStream.emit), with the slot it keeps, as the pipeStream of
+// a connection is rarely in the cache when its next packet comes.
+func (r *recorder) feed(slot int32, d dissect.Dir, t time.Time, b []byte) {
 	r.cur.buf = append(r.cur.buf, b...)
-	r.add(event{kind: evFeed, dir: d, t: t, n: len(b), s: s})
+	r.add(event{kind: evFeed, dir: d, t: t, n: len(b), slot: slot})
 }
 
 func (s *pipeStream) Gap(d dissect.Dir, t time.Time, n int) {
-	s.r.add(event{kind: evGap, dir: d, t: t, n: n, s: s})
+	s.r.add(event{kind: evGap, dir: d, t: t, n: n, slot: s.slot})
 }
 
 func (s *pipeStream) Evict(t time.Time) {
-	s.r.add(event{kind: evEvict, t: t, s: s})
+	s.r.add(event{kind: evEvict, t: t, slot: s.slot})
 }
 
 func (s *pipeStream) TimeJump(d dissect.Dir, t time.Time, ahead time.Duration) {
-	s.r.add(event{kind: evTimeJump, dir: d, t: t, n: int(ahead), s: s})
+	s.r.add(event{kind: evTimeJump, dir: d, t: t, n: int(ahead), slot: s.slot})
 }
 
 func (s *pipeStream) End(t time.Time, closed bool) {
-	s.r.add(event{kind: evEnd, t: t, closed: closed, s: s})
+	s.r.add(event{kind: evEnd, t: t, closed: closed, slot: s.slot})
+	s.r.freeSlots = append(s.r.freeSlots, s.slot)
 }

@@ -78,7 +78,9 @@ func (e *Engine) newStream(key connKey, swapped bool) *tcpStream {
 		s.out = discard{}
 	}
 	if e.rec != nil {
-		s.pipe, _ = s.out.(*pipeStream)
+		if p, ok := s.out.(*pipeStream); ok {
+			s.pipe, s.slot = true, p.slot
+		}
 	}
 	e.stats.Connections++
 	e.nopen++
@@ -111,7 +113,8 @@ func (discard) End(time.Time, bool)                 {}
 // first touch is usually a cache miss.
 type tcpStream struct {
 	e        *Engine
-	pipe     *pipeStream // out, when the Sink is a pipelined Run's recorder
+	pipe     bool  // out is a pipelined Run's pipeStream, in slot
+	slot     int32 // see pipe
 	out      Stream
 	last     time.Time // latest packet time of the connection, on the clock
 	swapped  bool      // key.b is the source of the first packet
@@ -333,9 +336,9 @@ func (s *tcpStream) emit(dir dissect.Dir, c *pktRef, b []byte) {
 		e.deferBuf = append(e.deferBuf, b...)
 		return
 	}
-	if s.pipe != nil {
+	if s.pipe {
 		// What s.out.Feed does, without reading the pipeStream.
-		s.e.rec.feed(s.pipe, dir, t, b)
+		s.e.rec.feed(s.slot, dir, t, b)
 		return
 	}
 	s.out.Feed(dir, t, b)
