@@ -25,8 +25,13 @@ type Chat struct {
 	byTrID  acks
 	invites map[string]*Invite // INVITEs by Invitation-Cookie
 	// last is the participant participant returned last: most MSGs come
-	// from the same one or two users.
-	last *Participant
+	// from the same one or two users. lastKey holds a copy of its User
+	// when it fits (lastLen, else -1), so that checking an incoming
+	// handle against it reads this struct rather than the bytes of
+	// last.User, another allocation, seldom in the cache.
+	last    *Participant
+	lastLen int8
+	lastKey [47]byte
 	// typing holds the TypingUser value kept last in each direction: a
 	// user sends the same one again and again, and a typing notification
 	// that repeats it allocates no string for it.
@@ -111,12 +116,12 @@ func (s *Session) chat() *Chat {
 // has at most one entry still present (Left zero): one is added only when
 // none is found, and leave and closeChat end every present one of a user.
 func (ch *Chat) participant(user string) *Participant {
-	if p := ch.last; p != nil && p.User == user && p.Left.IsZero() {
+	if p := ch.last; p != nil && ch.isLast(user) && p.Left.IsZero() {
 		return p
 	}
 	for i := len(ch.Participants) - 1; i >= 0; i-- {
 		if p := ch.Participants[i]; p.User == user && p.Left.IsZero() {
-			ch.last = p
+			ch.setLast(p)
 			return p
 		}
 	}
@@ -125,8 +130,24 @@ func (ch *Chat) participant(user string) *Participant {
 	}
 	p := &Participant{User: user}
 	ch.Participants = append(ch.Participants, p)
-	ch.last = p
+	ch.setLast(p)
 	return p
+}
+
+// isLast reports whether user is ch.last's User; ch.last is not nil.
+func (ch *Chat) isLast(user string) bool {
+	if ch.lastLen < 0 {
+		return ch.last.User == user
+	}
+	return len(user) == int(ch.lastLen) && string(ch.lastKey[:len(user)]) == user
+}
+
+func (ch *Chat) setLast(p *Participant) {
+	ch.last = p
+	ch.lastLen = -1
+	if len(p.User) <= len(ch.lastKey) {
+		ch.lastLen = int8(copy(ch.lastKey[:], p.User))
+	}
 }
 
 // join records user as present, and returns the participant's own copy
