@@ -238,10 +238,12 @@ func (s *Session) sbServer(c *Command, tx *Transaction) {
 	case "MSG":
 		s.message(c, arg(c, 0), Unescape(arg(c, 1)))
 	case "ACK", "NAK":
-		if ch := s.chat(); c.HasTrID {
-			if off, ok := ch.byTrID.take(c.TrID); ok {
-				ch.setAcked(off, c.Verb == "ACK")
-			}
+		ch := s.chat()
+		if !c.HasTrID {
+			break
+		}
+		if off, ok := ch.byTrID.take(c.TrID); ok {
+			ch.setAcked(off, c.Verb == "ACK")
 		}
 	}
 	if c.ErrorCode > 0 && s.Chat != nil {
@@ -259,6 +261,10 @@ func (s *Session) user() string {
 	return ""
 }
 
+// ackTypes are the acknowledgement types of a client's MSG
+// (commands/msg.md).
+var ackTypes = [...]string{"A", "D", "N", "S", "U"}
+
 // message records a MSG of a switchboard.
 func (s *Session) message(c *Command, from, friendly string) {
 	ch := s.chat()
@@ -272,19 +278,17 @@ func (s *Session) message(c *Command, from, friendly string) {
 	awaitsAck := false
 	if c.Dir == C2S {
 		m.TrID, m.Ack = c.TrID, arg(c, 0)
-		// commands/msg.md's acknowledgement types, as constants for the
+		// A known acknowledgement type is taken as a constant, for the
 		// same reason.
+		for _, a := range ackTypes {
+			if m.Ack == a {
+				m.Ack = a
+				break
+			}
+		}
 		switch m.Ack {
-		case "A":
-			m.Ack, awaitsAck = "A", c.HasTrID
-		case "D":
-			m.Ack, awaitsAck = "D", c.HasTrID
-		case "N":
-			m.Ack, awaitsAck = "N", c.HasTrID
-		case "S":
-			m.Ack, awaitsAck = "S", c.HasTrID
-		case "U":
-			m.Ack = "U"
+		case "A", "D", "N", "S":
+			awaitsAck = c.HasTrID
 		}
 	}
 	text := classify(m, c.Payload, ch, &s.a.formats)
