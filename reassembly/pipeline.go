@@ -65,7 +65,7 @@ type event struct {
 	// Streams (see recorder.Open).
 	slot int32
 	t    time.Time
-	s    *pipeStream
+	s    *pipeStream // Open: the stream, for its ConnInfo
 }
 
 // eventBatch is a batch of recorded calls.
@@ -251,9 +251,10 @@ func (r *recorder) flush() {
 }
 
 // Open records the opening of a connection. The connection gets a slot,
-// the smallest free, which it keeps until its End is recorded: the
-// replaying goroutine, which makes the calls in the order they were
-// recorded, finds its Stream there.
+// the one freed last or a new one, which it keeps until its End is
+// recorded (the Engine ends a connection once): the replaying goroutine,
+// which makes the calls in the order they were recorded, finds its Stream
+// there.
 func (r *recorder) Open(c dissect.ConnInfo) Stream {
 	s := &pipeStream{r: r, info: c}
 	if n := len(r.freeSlots); n > 0 {
