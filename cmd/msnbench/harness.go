@@ -194,12 +194,13 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stdout, "\n%s (%.1f MB)\n", f, float64(sizes[i])/1e6)
 		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "tool\tseconds\tMB/s\tpeak RSS MiB\tCPU s\tCPU/wall\tMB/CPU-s\t")
+		fmt.Fprintln(tw, "tool\tseconds\tMB/s\tpeak RSS MiB\tCPU s\tCPU/wall\tMB/CPU-s\tseconds, all rounds\t")
 		for j, t := range tools {
 			s := med[i][j]
 			mb := float64(sizes[i]) / 1e6
-			fmt.Fprintf(tw, "%s\t%.2f\t%.1f\t%.0f\t%.2f\t%.2f\t%.1f\t\n", t.name, s.wall.Seconds(), mb/s.wall.Seconds(),
-				float64(s.maxRSS)/(1<<20), s.cpu.Seconds(), s.cpu.Seconds()/s.wall.Seconds(), mb/s.cpu.Seconds())
+			lo, hi := wallRange(samples[i][j])
+			fmt.Fprintf(tw, "%s\t%.2f\t%.1f\t%.0f\t%.2f\t%.2f\t%.1f\t%.2f-%.2f\t\n", t.name, s.wall.Seconds(), mb/s.wall.Seconds(),
+				float64(s.maxRSS)/(1<<20), s.cpu.Seconds(), s.cpu.Seconds()/s.wall.Seconds(), mb/s.cpu.Seconds(), lo.Seconds(), hi.Seconds())
 		}
 		tw.Flush()
 		ratios(stdout, tools, med[i])
@@ -283,6 +284,20 @@ func measure(argv []string) (sample, error) {
 		cpu:    time.Duration(ru.Utime.Nano() + ru.Stime.Nano()),
 		maxRSS: ru.Maxrss << 10, // kilobytes on Linux
 	}, nil
+}
+
+// wallRange returns the shortest and the longest wall time of ss: on a
+// shared machine the spread says how far the median can be trusted.
+func wallRange(ss []sample) (lo, hi time.Duration) {
+	for i, s := range ss {
+		if i == 0 || s.wall < lo {
+			lo = s.wall
+		}
+		if i == 0 || s.wall > hi {
+			hi = s.wall
+		}
+	}
+	return lo, hi
 }
 
 // median returns the sample with the median wall time; its RSS and CPU

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestMain lets the test binary stand in for msnbench when the harness
@@ -64,7 +65,7 @@ func TestRunLoops(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
 	out := stdout.String()
-	for _, want := range []string{"read loop", "decode loop", "msnsniff to reassembly", "msnsniff to dissect", "msnsniff to ndjson", "peak RSS MiB", "growth against"} {
+	for _, want := range []string{"read loop", "decode loop", "msnsniff to reassembly", "msnsniff to dissect", "msnsniff to ndjson", "peak RSS MiB", "seconds, all rounds", "growth against"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
@@ -148,5 +149,16 @@ func TestUsage(t *testing.T) {
 		if stdout.Len() != 0 {
 			t.Errorf("msnbench %q wrote to stdout: %q", args, stdout.String())
 		}
+	}
+}
+
+// TestWallRange checks the spread the harness prints beside each median.
+func TestWallRange(t *testing.T) {
+	ss := []sample{{wall: 3 * time.Second}, {wall: time.Second}, {wall: 2 * time.Second}}
+	if lo, hi := wallRange(ss); lo != time.Second || hi != 3*time.Second {
+		t.Errorf("wallRange = %v, %v, want 1s, 3s", lo, hi)
+	}
+	if lo, hi := wallRange(ss[:1]); lo != 3*time.Second || hi != 3*time.Second {
+		t.Errorf("wallRange of one = %v, %v, want 3s, 3s", lo, hi)
 	}
 }
