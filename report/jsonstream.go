@@ -77,18 +77,20 @@ type jsonReport struct {
 	convs              []spooledConv
 	keyOf              map[int]string // open switchboard sessions' conversation keys, by session ID
 	openKeys           map[string]int // switchboard sessions of each key not yet final
-	userAggs           map[string]*userAgg
+	// users holds the user records (users.go) until Close; urec is a
+	// buffer for them.
+	users recordSorter
+	urec  []byte
 	// idx holds the index entries of the spooled sessions and
 	// conversations until Close (records of indexRecord), so that
 	// nothing in memory grows with the number of sessions while reading.
 	idx spool
 	rec []byte
-	// Set at Close: the users' sessions from the index, the capture, and
-	// a buffer for reading pieces back (tables).
-	userSessions map[string][]int
-	cap          Capture
-	rb           []byte
-	err          error
+	// Set at Close: the capture, and a buffer for reading pieces back
+	// (tables).
+	cap Capture
+	rb  []byte
+	err error
 	// tab, for the table format, spools sessions as the tables show
 	// them instead of as JSON (tablespool.go).
 	tab *tableSpool
@@ -115,7 +117,6 @@ type spooledConv struct {
 	seq   int
 	off   int64 // of the encoding after `"id": 0`
 	n     int
-	users []string // participants, in report order
 }
 
 // stamp is a time.Time without its location, ordered as Time.Compare
@@ -148,19 +149,8 @@ type piece struct {
 	n   int
 }
 
-// userAgg is what a user's notification sessions with contact lists
-// tell: the lowest and highest such session, and their lists.
-type userAgg struct {
-	loginID, endID int
-	// The contact lists, often the bulk of a user, are spooled as compact
-	// JSON arrays; n is 0 when there is none. The tables show only how
-	// many contacts each has: they are not spooled for them.
-	login, end   piece
-	nLogin, nEnd int
-}
-
 func newJSONReport() *jsonReport {
-	j := &jsonReport{groups: map[string]*convGroup{}, keyOf: map[int]string{}, endOrd: map[int]int{}, openKeys: map[string]int{}, userAggs: map[string]*userAgg{},
+	j := &jsonReport{groups: map[string]*convGroup{}, keyOf: map[int]string{}, endOrd: map[int]int{}, openKeys: map[string]int{},
 		ind: newIndenter("    ", "  ")}
 	j.emit = func(e event) { j.encode(&e) }
 	return j
@@ -343,27 +333,6 @@ func (j *jsonReport) finalConv(g *convGroup) {
 	j.emit(event{kind: evJSONConv, ss: g.ss, seq: g.seq, start: g.start})
 }
 
-// user adds a notification session's contact lists to its user's
-// aggregate (BuildUsers); the user's sessions are in the index.
-func (j *jsonReport) user(s *dissect.Session) {
-	if s.Auth == nil || s.Auth.User == "" || s.Kind != dissect.KindNotification || !s.HasContacts() || s.ListNotSent {
-		return
-	}
-	u := j.userAggs[s.Auth.User]
-	if u == nil {
-		u = &userAgg{}
-		j.userAggs[s.Auth.User] = u
-	}
-	if u.loginID == 0 || s.ID < u.loginID {
-		u.loginID = s.ID
-		u.login, u.nLogin = j.putContacts(s.ContactsAtLogin())
-	}
-	if s.ID > u.endID {
-		u.endID = s.ID
-		u.end, u.nEnd = j.putContacts(s.ContactsAtEnd())
-	}
-}
-
 // The index records: a kind byte, the start (seconds as a varint,
 // nanoseconds), a number (the session ID, or the conversation's creation
 // order), the spool offset and length, and names (the session's user, or
@@ -395,27 +364,25 @@ func (j *jsonReport) index(kind byte, start stamp, num int, off int64, n int, na
 }
 
 // readIndex reads the index records back: the sessions and the
-// conversations, and each user's sessions.
-func (j *jsonReport) readIndex() (userSessions map[string][]int, err error) {
-	userSessions = map[string][]int{}
+// conversations, whose users it records (users.go).
+func (j *jsonReport) readIndex() error {
 	if err := j.idx.flush(); err != nil {
-		return nil, err
+		return err
 	}
 	br := bufio.NewReaderSize(j.idx.reader(), 256<<10)
 	var name []byte
-	// What is read here grows with the sessions of the whole capture and
-	// is the peak of a large run's memory, so it is kept tight: the
-	// slices sized once from the counts of final sessions and
-	// conversations (not doubled as they grow), each user name kept once,
-	// and the participants' lists cut from shared chunks.
+	// What is read here grows with the sessions of the whole capture, so
+	// it is kept tight: the slices sized once from the counts of final
+	// sessions and conversations (not doubled as they grow), 32 and 40
+	// bytes an entry, and the users' names only in the user records,
+	// which go to disk once there are many.
 	j.sessions = slices.Grow(j.sessions[:0], j.finals)
 	j.convs = slices.Grow(j.convs[:0], j.finalConvs)
-	interned := map[string]string{}
-	var chunk, scratch []string
+	var names []string
 	for {
 		kind, err := br.ReadByte()
 		if err == io.EOF {
-			return userSessions, nil
+			return nil
 		}
 		sec, err1 := binary.ReadVarint(br)
 		var u [5]uint64
@@ -425,26 +392,16 @@ func (j *jsonReport) readIndex() (userSessions map[string][]int, err error) {
 			}
 		}
 		if err = cmp.Or(err, err1); err != nil {
-			return nil, fmt.Errorf("report: reading back the JSON index: %w", err)
+			return fmt.Errorf("report: reading back the JSON index: %w", err)
 		}
 		start := stamp{sec, int32(u[0])}
 		if u[4] > uint64(j.idx.size) {
-			return nil, errors.New("report: reading back the JSON index: bad name count")
+			return errors.New("report: reading back the JSON index: bad name count")
 		}
 		if kind == recSession && (u[1] > math.MaxInt32 || u[3] > math.MaxInt32) {
-			return nil, fmt.Errorf("report: session %d: %d bytes of JSON, more than the report handles", u[1], u[3])
+			return fmt.Errorf("report: session %d: %d bytes of JSON, more than the report handles", u[1], u[3])
 		}
-		// A session's name (its user) is only looked up; a conversation's
-		// are kept, cut from a shared chunk.
-		var names []string
-		if kind == recConv {
-			if uint64(cap(chunk)-len(chunk)) < u[4] {
-				chunk = make([]string, 0, max(4096, int(u[4])))
-			}
-			names = chunk[len(chunk):]
-		} else {
-			names = scratch[:0]
-		}
+		names = names[:0]
 		for range u[4] {
 			l, err := binary.ReadUvarint(br)
 			if err == nil && l > uint64(j.idx.size) {
@@ -455,28 +412,22 @@ func (j *jsonReport) readIndex() (userSessions map[string][]int, err error) {
 				_, err = io.ReadFull(br, name)
 			}
 			if err != nil {
-				return nil, fmt.Errorf("report: reading back the JSON index: %w", err)
+				return fmt.Errorf("report: reading back the JSON index: %w", err)
 			}
-			n, ok := interned[string(name)]
-			if !ok {
-				n = string(name)
-				interned[n] = n
-			}
-			names = append(names, n)
-		}
-		if kind == recConv {
-			chunk = chunk[:len(chunk)+len(names)]
-		} else {
-			scratch = names
+			names = append(names, string(name))
 		}
 		switch kind {
 		case recSession:
 			j.sessions = append(j.sessions, spooled{start: start, id: int32(u[1]), off: int64(u[2]), n: int32(u[3])})
 			if len(names) == 1 && names[0] != "" {
-				userSessions[names[0]] = append(userSessions[names[0]], int(u[1]))
+				j.addUserSession(names[0], int(u[1]))
 			}
 		case recConv:
-			j.convs = append(j.convs, spooledConv{start: start, seq: int(u[1]), off: int64(u[2]), n: int(u[3]), users: names})
+			j.convs = append(j.convs, spooledConv{start: start, seq: int(u[1]), off: int64(u[2]), n: int(u[3])})
+			j.addUserConv(start, int(u[1]), names)
+		}
+		if j.err != nil {
+			return j.err
 		}
 	}
 }
@@ -572,6 +523,7 @@ func (j *jsonReport) close() {
 func (j *jsonReport) write(w io.Writer, c Capture) error {
 	defer j.sp.close()
 	defer j.idx.close()
+	defer j.users.close()
 	if err := j.prepare(); err != nil {
 		return err
 	}
@@ -597,23 +549,16 @@ func (j *jsonReport) prepare() error {
 	if j.sp.f != nil {
 		runtime.GC()
 	}
-	userSessions, err := j.readIndex()
-	if err != nil {
+	if err := j.readIndex(); err != nil {
 		return err
 	}
-	j.userSessions = userSessions
 	slices.SortFunc(j.sessions, func(a, b spooled) int {
 		if x := a.start.compare(b.start); x != 0 {
 			return x
 		}
 		return cmp.Compare(a.id, b.id)
 	})
-	slices.SortFunc(j.convs, func(a, b spooledConv) int {
-		if x := a.start.compare(b.start); x != 0 {
-			return x
-		}
-		return cmp.Compare(a.seq, b.seq)
-	})
+	slices.SortFunc(j.convs, compareConvs)
 	return nil
 }
 
@@ -621,6 +566,7 @@ func (j *jsonReport) prepare() error {
 func (j *jsonReport) writeTables(w io.Writer, c Capture, opt Options) error {
 	defer j.sp.close()
 	defer j.idx.close()
+	defer j.users.close()
 	if err := j.prepare(); err != nil {
 		return err
 	}
@@ -636,15 +582,12 @@ func (j *jsonReport) numConversations() int { return len(j.convs) }
 // called from several goroutines at once (inOrder).
 var pieceBufs = sync.Pool{New: func() any { return new([]byte) }}
 
-// users builds the users for the tables, with their contact lists'
-// lengths.
-func (j *jsonReport) users() ([]tableUser, error) {
-	us := j.buildUsers(j.userSessions)
-	out := make([]tableUser, len(us))
-	for i := range us {
-		out[i] = tableUser{User: &us[i].User, atLogin: us[i].nLogin, atEnd: us[i].nEnd}
-	}
-	return out, nil
+// eachTableUser calls yield with each user for the tables, with their
+// contact lists' lengths, in name order.
+func (j *jsonReport) eachTableUser(yield func(tableUser) error) error {
+	return j.eachUser(func(u *spooledUser) error {
+		return yield(tableUser{User: &u.User, atLogin: u.nLogin, atEnd: u.nEnd})
+	})
 }
 
 // readPiece reads a spooled piece into *buf (the spool's memory must not
@@ -663,7 +606,6 @@ func (j *jsonReport) readPiece(buf *[]byte, off int64, n int) ([]byte, error) {
 
 // writeDocument writes the JSON document from the prepared spool.
 func (j *jsonReport) writeDocument(w io.Writer, c Capture) error {
-	userSessions := j.userSessions
 	jw := &jsonWriter{w: w}
 	jw.head(c)
 	var buf []byte
@@ -672,8 +614,7 @@ func (j *jsonReport) writeDocument(w io.Writer, c Capture) error {
 		buf, jw.err = j.sp.read(buf, e.off, int(e.n))
 		jw.bytes(buf)
 	})
-	// The sessions' index, which grows with the capture, is done with:
-	// the users are built without it.
+	// The sessions' index, which grows with the capture, is done with.
 	j.sessions = nil
 	jw.raw(",\n  \"conversations\": ")
 	jw.array(len(j.convs), func(i int) {
@@ -682,18 +623,27 @@ func (j *jsonReport) writeDocument(w io.Writer, c Capture) error {
 		buf, jw.err = j.sp.read(buf, e.off, e.n)
 		jw.bytes(buf)
 	})
-	users := j.buildUsers(userSessions)
 	jw.raw(",\n  \"users\": ")
 	// ub is not buf: read may return the spool memory itself.
 	var ub, ind, pb []byte
-	jw.array(len(users), func(i int) {
+	n := 0
+	// As jw.array writes them, one at a time.
+	err := j.eachUser(func(u *spooledUser) error {
+		if n == 0 {
+			jw.raw("[")
+		} else {
+			jw.raw(",")
+		}
+		n++
+		jw.raw("\n    ")
+		if jw.err != nil {
+			return jw.err
+		}
 		// The user without its contact lists, which are then put in from
 		// the spool in place of the nulls.
-		u := &users[i]
 		ub = appendUser(nil, ub[:0], &u.User)
 		if !bytes.HasSuffix(ub, nullContacts) {
-			jw.err = errors.New("report: internal error: a user's JSON does not end with its contact lists")
-			return
+			return errors.New("report: internal error: a user's JSON does not end with its contact lists")
 		}
 		ub = ub[:len(ub)-len(nullContacts)]
 		for k, p := range []piece{u.login, u.end} {
@@ -706,65 +656,31 @@ func (j *jsonReport) writeDocument(w io.Writer, c Capture) error {
 				ub = append(ub, "null"...)
 				continue
 			}
-			pb, jw.err = j.sp.read(pb, p.off, p.n)
+			var err error
+			if pb, err = j.sp.read(pb, p.off, p.n); err != nil {
+				return err
+			}
 			ub = append(ub, pb...)
 		}
 		ub = append(ub, '}')
 		ind = appendIndent(ind[:0], ub, "    ", "  ")
 		jw.bytes(ind)
+		return jw.err
 	})
+	if jw.err == nil {
+		jw.err = err
+	}
+	if n == 0 {
+		jw.raw("[]")
+	} else {
+		jw.raw("\n  ]")
+	}
 	jw.raw("\n}\n")
 	return jw.err
 }
 
 // nullContacts ends the compact JSON of a User without contact lists.
 var nullContacts = []byte(`"contacts_at_login":null,"contacts_at_end":null}`)
-
-// spooledUser is a User whose contact lists are in the spool, and their
-// lengths (-1 when there are none).
-type spooledUser struct {
-	User
-	login, end   piece
-	nLogin, nEnd int
-}
-
-// buildUsers is BuildUsers over the aggregates.
-func (j *jsonReport) buildUsers(userSessions map[string][]int) []spooledUser {
-	out := make([]spooledUser, 0, len(userSessions))
-	index := make(map[string]int, len(userSessions))
-	for name, ss := range userSessions {
-		slices.Sort(ss)
-		u := j.userAggs[name]
-		if u == nil {
-			u = &userAgg{nLogin: -1, nEnd: -1}
-		}
-		out = append(out, spooledUser{User: User{User: name, Sessions: ss, Conversations: []int{}, Peers: []string{}},
-			login: u.login, end: u.end, nLogin: u.nLogin, nEnd: u.nEnd})
-	}
-	slices.SortFunc(out, func(a, b spooledUser) int { return cmp.Compare(a.User.User, b.User.User) })
-	for i := range out {
-		index[out[i].User.User] = i
-	}
-	for ci, c := range j.convs {
-		for _, p := range c.users {
-			i, ok := index[p]
-			if !ok {
-				continue
-			}
-			u := &out[i]
-			u.Conversations = append(u.Conversations, ci+1)
-			for _, q := range c.users {
-				if q != p && !slices.Contains(u.Peers, q) {
-					u.Peers = append(u.Peers, q)
-				}
-			}
-		}
-	}
-	for i := range out {
-		slices.Sort(out[i].Peers)
-	}
-	return out
-}
 
 // spool holds encoded pieces of the document: in memory up to
 // spoolMemory, then in a temporary file, unlinked at once so that nothing

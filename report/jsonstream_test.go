@@ -71,17 +71,25 @@ func TestJSONStreamMatchesBatch(t *testing.T) {
 		t.Fatalf("transcripts: %v %v", names, err)
 	}
 	capture := Capture{Packets: 10, Bytes: 1000, Anomalies: []Count{}}
-	for _, mem := range []int{spoolMemory, 0, 4096} {
+	// The user records are sorted in memory or, with sortMemory 256, in
+	// runs of a few records each.
+	for _, mem := range []int{spoolMemory, 0, 4096, -256} {
 		var got bytes.Buffer
 		out := NewOutput(&got, Options{Format: FormatJSON})
 		keep := &keepSessions{Handler: out}
-		saved := spoolMemory
+		saved, savedSort := spoolMemory, sortMemory
 		spoolMemory = mem
+		if mem < 0 {
+			spoolMemory, sortMemory = 0, -mem
+		}
 		replayAll(t, names, keep)
 		if err := out.Close(capture); err != nil {
 			t.Fatal(err)
 		}
-		spoolMemory = saved
+		spoolMemory, sortMemory = saved, savedSort
+		if runs := out.js.users.merged; mem < 0 && runs < 10 {
+			t.Fatalf("sort memory %d: the user records were sorted in %d runs: the merge is not tested", -mem, runs)
+		}
 		var want bytes.Buffer
 		if err := writeJSON(&want, capture, keep.ss); err != nil {
 			t.Fatal(err)

@@ -31,7 +31,9 @@ type tableSource interface {
 	// writeChat writes the i-th conversation's messages (--chats).
 	writeChat(w io.Writer, i int) error
 	conversationRow(i int) (convRow, error) // what the conversations table shows
-	users() ([]tableUser, error)
+	// eachTableUser calls yield with each user, in report order; the
+	// user is valid only during the call.
+	eachTableUser(yield func(tableUser) error) error
 }
 
 // writeTables writes the report as text: an overview of the sessions, then
@@ -90,11 +92,7 @@ func writeTables(w io.Writer, src tableSource, opt Options) error {
 	}
 	src.sessionsDone()
 	p.conversations(src)
-	us, err := src.users()
-	if err != nil {
-		return err
-	}
-	return cmp.Or(p.users(us), p.err)
+	return cmp.Or(p.users(src), p.err)
 }
 
 // overviewHeader heads the overview table, of overviewRow's rows.
@@ -247,23 +245,25 @@ type tableUser struct {
 	atLogin, atEnd int
 }
 
-func (p *tablePrinter) users(us []tableUser) error {
-	if len(us) == 0 {
-		return nil
-	}
-	p.printf("\nUsers:\n")
+func (p *tablePrinter) users(src tableSource) error {
 	header := []string{"User", "Sessions", "Conversations", "Peers", "Contacts at login", "At end"}
 	rows := newBoxRows(header)
 	defer rows.close()
-	for _, u := range us {
+	n := 0
+	err := src.eachTableUser(func(u tableUser) error {
+		n++
 		atLogin, atEnd := "unknown", "unknown"
 		if u.atLogin >= 0 {
 			atLogin, atEnd = strconv.Itoa(u.atLogin), strconv.Itoa(u.atEnd)
 		}
-		if err := rows.add([]string{p.s(u.User.User), ints(u.Sessions), ints(u.Conversations), p.s(strings.Join(u.Peers, " ")), atLogin, atEnd}); err != nil {
-			return err
-		}
+		return rows.add([]string{p.s(u.User.User), ints(u.Sessions), ints(u.Conversations), p.s(strings.Join(u.Peers, " ")), atLogin, atEnd})
+	})
+	if err != nil || n == 0 {
+		return err
 	}
+	// The rows are laid out once all are in: the heading goes first all
+	// the same.
+	p.printf("\nUsers:\n")
 	return p.writeRows(header, rows)
 }
 
