@@ -213,16 +213,27 @@ type cellReader struct {
 }
 
 func (d *cellReader) next() (string, error) {
-	n, err := binary.ReadUvarint(d.r)
-	if err == nil && n > 1<<30 {
-		err = errors.New("bad cell length")
-	}
-	if err == nil {
-		d.buf = slices.Grow(d.buf[:0], int(n))[:n]
-		_, err = io.ReadFull(d.r, d.buf)
-	}
-	if err != nil {
+	var err error
+	if d.buf, err = readChunk(d.r, d.buf); err != nil {
 		return "", fmt.Errorf("report: reading back the overview table: %w", err)
 	}
 	return string(d.buf), nil
+}
+
+// readChunk reads what spools and runs hold: a uvarint length, then as
+// many bytes, read into buf's storage. It returns io.EOF only at the end
+// of r before a chunk.
+func readChunk(r *bufio.Reader, buf []byte) ([]byte, error) {
+	n, err := binary.ReadUvarint(r)
+	if err != nil {
+		return buf, err
+	}
+	if n > 1<<30 {
+		return buf, errors.New("bad length")
+	}
+	buf = slices.Grow(buf[:0], int(n))[:n]
+	if _, err = io.ReadFull(r, buf); err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return buf, err
 }

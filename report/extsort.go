@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"container/heap"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -165,18 +164,12 @@ type runCursor struct {
 
 // next reads the next record; false at the run's end.
 func (c *runCursor) next() (bool, error) {
-	n, err := binary.ReadUvarint(c.r)
-	if err == io.EOF {
+	var err error
+	c.rec, err = readChunk(c.r, c.rec)
+	switch {
+	case err == io.EOF:
 		return false, nil
-	}
-	if err == nil && n > 1<<30 {
-		err = errors.New("record too long")
-	}
-	if err == nil {
-		c.rec = slices.Grow(c.rec[:0], int(n))[:n]
-		_, err = io.ReadFull(c.r, c.rec)
-	}
-	if err != nil {
+	case err != nil:
 		return false, fmt.Errorf("report: reading back sorted records: %w", err)
 	}
 	return true, nil

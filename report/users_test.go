@@ -1,8 +1,10 @@
 package report
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
+	"io"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -104,4 +106,30 @@ func FuzzUserKey(f *testing.F) {
 			t.Fatalf("cut %q from the record of %q: %q, %q, %v", name, a, unescapeUserKey(name), rest, err)
 		}
 	})
+}
+
+// TestReadChunk reads chunks back, and tells the end of the input before a
+// chunk (io.EOF) from a chunk cut short, which must not pass for the end
+// of a run.
+func TestReadChunk(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want string
+		err  error
+	}{
+		{"", "", io.EOF},
+		{"\x00", "", nil},
+		{"\x02ab", "ab", nil},
+		{"\x03", "", io.ErrUnexpectedEOF},
+		{"\x03ab", "", io.ErrUnexpectedEOF},
+		{"\x80", "", io.ErrUnexpectedEOF},
+	} {
+		got, err := readChunk(bufio.NewReader(strings.NewReader(c.in)), nil)
+		if err != c.err || (err == nil && string(got) != c.want) {
+			t.Errorf("%q: %q, %v; want %q, %v", c.in, got, err, c.want, c.err)
+		}
+	}
+	if _, err := readChunk(bufio.NewReader(strings.NewReader("\xff\xff\xff\xff\x0f")), nil); err == nil {
+		t.Error("a 4 GiB chunk: no error")
+	}
 }
