@@ -7,7 +7,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 )
 
@@ -24,8 +23,9 @@ const (
 
 // recordSorter sorts byte strings (records), in bytes.Compare order, in
 // bounded memory: an external merge sort. Records are held until they
-// take sortMemory, then sorted and written to an unlinked temporary file
-// as a run; each then walks the runs at once, a buffer of each. A
+// take sortMemory, then sorted and written to a spool (memory, then an
+// unlinked temporary file) as a run; each then walks the runs at once, a
+// buffer of each. A
 // report's users are built this way from records of each user's
 // sessions, conversations and contact lists (users.go): held in maps,
 // they grew with the whole capture's users and sessions, and made the
@@ -35,9 +35,8 @@ type recordSorter struct {
 	recs [][]byte // held, each its own slice of buf
 	buf  []byte
 	held int // bytes held, slice headers included
-	f    *os.File
-	w    *bufio.Writer
-	size int64
+	sp   spool
+	out  []byte // a run being written
 	runs []sortRun
 	// merged is how many runs each merged (for the tests).
 	merged int
@@ -69,28 +68,19 @@ func (s *recordSorter) spill() error {
 	if len(s.recs) == 0 {
 		return nil
 	}
-	if s.f == nil {
-		f, err := os.CreateTemp("", "msnsniff-sort-*")
-		if err != nil {
-			return fmt.Errorf("the report's temporary file (set TMPDIR to a writable directory with room for the output): %w", err)
-		}
-		os.Remove(f.Name())
-		s.f, s.w = f, bufio.NewWriterSize(f, 64<<10)
-	}
 	slices.SortFunc(s.recs, bytes.Compare)
-	start := s.size
-	var n [binary.MaxVarintLen64]byte
-	for _, r := range s.recs {
-		k := binary.PutUvarint(n[:], uint64(len(r)))
-		if _, err := s.w.Write(n[:k]); err != nil {
-			return err
+	start := s.sp.size
+	for i, r := range s.recs {
+		s.out = binary.AppendUvarint(s.out, uint64(len(r)))
+		s.out = append(s.out, r...)
+		if len(s.out) >= 64<<10 || i == len(s.recs)-1 {
+			if _, err := s.sp.write(s.out); err != nil {
+				return err
+			}
+			s.out = s.out[:0]
 		}
-		if _, err := s.w.Write(r); err != nil {
-			return err
-		}
-		s.size += int64(k + len(r))
 	}
-	s.runs = append(s.runs, sortRun{start, s.size - start})
+	s.runs = append(s.runs, sortRun{start, s.sp.size - start})
 	clear(s.recs)
 	s.recs, s.buf, s.held = s.recs[:0], nil, 0
 	return nil
@@ -112,14 +102,14 @@ func (s *recordSorter) each(yield func(rec []byte) error) error {
 	if err := s.spill(); err != nil {
 		return err
 	}
-	if err := s.w.Flush(); err != nil {
+	if err := s.sp.flush(); err != nil {
 		return err
 	}
 	s.merged = len(s.runs)
 	h := make(runHeap, 0, len(s.runs))
 	size := min(max(sortMemory/len(s.runs), minRunBuffer), maxRunBuffer)
 	for _, r := range s.runs {
-		c := &runCursor{r: bufio.NewReaderSize(io.NewSectionReader(s.f, r.off, r.n), size)}
+		c := &runCursor{r: bufio.NewReaderSize(s.sp.section(r.off, r.n), size)}
 		ok, err := c.next()
 		if err != nil {
 			return err
@@ -147,12 +137,9 @@ func (s *recordSorter) each(yield func(rec []byte) error) error {
 	return nil
 }
 
-// close lets go of the temporary file.
+// close lets go of the spool.
 func (s *recordSorter) close() {
-	if s.f != nil {
-		s.f.Close()
-		os.Remove(s.f.Name())
-	}
+	s.sp.close()
 	*s = recordSorter{merged: s.merged}
 }
 

@@ -722,6 +722,14 @@ func (s *spool) write(b []byte) (int64, error) {
 	return off, err
 }
 
+// section reads the n bytes of the spool at off; flush first.
+func (s *spool) section(off, n int64) io.Reader {
+	if s.f == nil {
+		return bytes.NewReader(s.mem[off : off+n])
+	}
+	return io.NewSectionReader(s.f, off, n)
+}
+
 // reader reads the spool from its start; flush first.
 func (s *spool) reader() io.Reader {
 	if s.f == nil {

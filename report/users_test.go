@@ -12,14 +12,18 @@ import (
 )
 
 // TestRecordSorterSorts holds recordSorter to slices.Sort on random
-// records, held in memory and spilled to runs of every size.
+// records, held in memory and spilled to runs of every size, the runs in
+// memory and in a file.
 func TestRecordSorterSorts(t *testing.T) {
-	saved := sortMemory
-	defer func() { sortMemory = saved }()
+	saved, savedSpool := sortMemory, spoolMemory
+	defer func() { sortMemory, spoolMemory = saved, savedSpool }()
 	rng := rand.New(rand.NewPCG(7, 1))
-	for _, mem := range []int{saved, 1 << 10, 64, 0} {
+	for _, mem := range []int{saved, 1 << 10, 64, 0, -64} {
 		for _, n := range []int{0, 1, 2, 500} {
-			sortMemory = mem
+			sortMemory, spoolMemory = mem, savedSpool
+			if mem < 0 {
+				sortMemory, spoolMemory = -mem, 0
+			}
 			var s recordSorter
 			var want [][]byte
 			for range n {
