@@ -25,12 +25,11 @@ const (
 // bounded memory: an external merge sort. Records are held until they
 // take sortMemory, then sorted and written to a spool (memory, then an
 // unlinked temporary file) as a run; each then walks the runs at once, a
-// buffer of each. A
-// report's users are built this way from records of each user's
-// sessions, conversations and contact lists (users.go): held in maps,
-// they grew with the whole capture's users and sessions, and made the
-// peak of a large capture's memory (242 MiB of RSS for a 6 GB capture,
-// 95 MiB since).
+// buffer of each. A report's users are built this way from records of
+// each user's sessions, conversations and contact lists (users.go): held
+// in maps, they grew with the whole capture's users and sessions, and
+// made the peak of a large capture's memory (242 MiB of RSS for a 6 GB
+// capture, 95 MiB since).
 type recordSorter struct {
 	recs [][]byte // held, each its own slice of buf
 	buf  []byte

@@ -731,12 +731,7 @@ func (s *spool) section(off, n int64) io.Reader {
 }
 
 // reader reads the spool from its start; flush first.
-func (s *spool) reader() io.Reader {
-	if s.f == nil {
-		return bytes.NewReader(s.mem)
-	}
-	return io.NewSectionReader(s.f, 0, s.size)
-}
+func (s *spool) reader() io.Reader { return s.section(0, s.size) }
 
 func (s *spool) flush() error {
 	if s.w != nil {

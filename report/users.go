@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"slices"
+	"strings"
 
 	"github.com/msnsniff/msnsniff/dissect"
 )
@@ -38,7 +39,7 @@ const (
 // 0 1.
 func appendUserKey(dst []byte, name string) []byte {
 	for {
-		i := bytes.IndexByte([]byte(name), 0)
+		i := strings.IndexByte(name, 0)
 		if i < 0 {
 			break
 		}
@@ -149,10 +150,9 @@ type spooledUser struct {
 // number them.
 func (j *jsonReport) eachUser(yield func(u *spooledUser) error) error {
 	var (
-		u       spooledUser
+		u       = spooledUser{User: User{Sessions: []int{}, Conversations: []int{}, Peers: []string{}}}
 		key     []byte // of u, escaped
 		started bool
-		login   bool // u has its login list
 	)
 	flush := func() error {
 		if !started || len(u.Sessions) == 0 {
@@ -174,10 +174,7 @@ func (j *jsonReport) eachUser(yield func(u *spooledUser) error) error {
 			key = append(key[:0], k...)
 			u = spooledUser{User: User{User: unescapeUserKey(k), Sessions: u.Sessions[:0], Conversations: u.Conversations[:0],
 				Peers: u.Peers[:0]}, nLogin: -1, nEnd: -1}
-			if u.Sessions == nil {
-				u.Sessions, u.Conversations, u.Peers = []int{}, []int{}, []string{}
-			}
-			started, login = true, false
+			started = true
 		}
 		kind, rest := rest[0], rest[1:]
 		switch kind {
@@ -226,8 +223,9 @@ func (j *jsonReport) eachUser(yield func(u *spooledUser) error) error {
 			case kind == userEnd:
 				// The last is the highest session's.
 				u.end, u.nEnd = p, n
-			case !login:
-				u.login, u.nLogin, login = p, n, true
+			case u.nLogin < 0:
+				// The first is the lowest session's.
+				u.login, u.nLogin = p, n
 			}
 		default:
 			return errBadUserRecord
