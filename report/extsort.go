@@ -29,7 +29,7 @@ const (
 // each user's sessions, conversations and contact lists (users.go): held
 // in maps, they grew with the whole capture's users and sessions, and
 // made the peak of a large capture's memory (242 MiB of RSS for a 6 GB
-// capture, 95 MiB since).
+// capture, 95 MiB since). So is the index of the document (index.go).
 type recordSorter struct {
 	recs [][]byte // held, each its own slice of buf
 	buf  []byte
@@ -37,8 +37,9 @@ type recordSorter struct {
 	sp   spool
 	out  []byte // a run being written
 	runs []sortRun
-	// merged is how many runs each merged (for the tests).
-	merged int
+	// merged is how many runs each merged, and passes how many merges
+	// of some of them into a longer run it took first (for the tests).
+	merged, passes int
 }
 
 type sortRun struct{ off, n int64 }
@@ -101,13 +102,44 @@ func (s *recordSorter) each(yield func(rec []byte) error) error {
 	if err := s.spill(); err != nil {
 		return err
 	}
+	s.merged = len(s.runs)
+	// At most fanIn runs are merged at once, so that their buffers stay
+	// within sortMemory (4 MiB: 1024 runs, 4 GiB of records): more are
+	// first merged into longer runs, fanIn at a time.
+	fanIn := max(2, sortMemory/minRunBuffer)
+	for len(s.runs) > fanIn {
+		start := s.sp.size
+		err := s.merge(s.runs[:fanIn], func(rec []byte) error {
+			s.out = binary.AppendUvarint(s.out, uint64(len(rec)))
+			s.out = append(s.out, rec...)
+			if len(s.out) < 64<<10 {
+				return nil
+			}
+			_, err := s.sp.write(s.out)
+			s.out = s.out[:0]
+			return err
+		})
+		if err == nil && len(s.out) > 0 {
+			_, err = s.sp.write(s.out)
+			s.out = s.out[:0]
+		}
+		if err != nil {
+			return err
+		}
+		s.runs = append(s.runs[fanIn:], sortRun{start, s.sp.size - start})
+		s.passes++
+	}
+	return s.merge(s.runs, yield)
+}
+
+// merge calls yield with the records of runs, in order.
+func (s *recordSorter) merge(runs []sortRun, yield func(rec []byte) error) error {
 	if err := s.sp.flush(); err != nil {
 		return err
 	}
-	s.merged = len(s.runs)
-	h := make(runHeap, 0, len(s.runs))
-	size := min(max(sortMemory/len(s.runs), minRunBuffer), maxRunBuffer)
-	for _, r := range s.runs {
+	h := make(runHeap, 0, len(runs))
+	size := min(max(sortMemory/len(runs), minRunBuffer), maxRunBuffer)
+	for _, r := range runs {
 		c := &runCursor{r: bufio.NewReaderSize(s.sp.section(r.off, r.n), size)}
 		ok, err := c.next()
 		if err != nil {
@@ -139,7 +171,7 @@ func (s *recordSorter) each(yield func(rec []byte) error) error {
 // close lets go of the spool.
 func (s *recordSorter) close() {
 	s.sp.close()
-	*s = recordSorter{merged: s.merged}
+	*s = recordSorter{merged: s.merged, passes: s.passes}
 }
 
 // runCursor reads a run's records in order.

@@ -13,7 +13,7 @@ import (
 
 // TestRecordSorterSorts holds recordSorter to slices.Sort on random
 // records, held in memory and spilled to runs of every size, the runs in
-// memory and in a file.
+// memory and in a file, merged at once and a few at a time.
 func TestRecordSorterSorts(t *testing.T) {
 	saved, savedSpool := sortMemory, spoolMemory
 	defer func() { sortMemory, spoolMemory = saved, savedSpool }()
@@ -47,13 +47,17 @@ func TestRecordSorterSorts(t *testing.T) {
 				got = append(got, bytes.Clone(r))
 				return nil
 			})
-			runs := len(s.runs)
 			s.close()
+			runs := s.merged
 			if err != nil {
 				t.Fatal(err)
 			}
 			if mem < 1<<10 && n > 2 && runs < 2 {
 				t.Errorf("memory %d, %d records: %d runs, the merge is not tested", mem, n, runs)
+			}
+			// Under 4 KiB, two runs are merged at a time.
+			if mem < 1<<10 && n > 2 && s.passes != runs-2 {
+				t.Errorf("memory %d, %d records: %d runs merged in %d passes, want %d", mem, n, runs, s.passes, runs-2)
 			}
 			if !slices.EqualFunc(got, want, bytes.Equal) {
 				t.Fatalf("memory %d, %d records (%d runs): sorted wrong", mem, n, runs)
