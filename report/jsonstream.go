@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"runtime"
 	"slices"
@@ -25,9 +24,9 @@ import (
 // session until the end made -T json hold the whole capture's analysis in
 // memory (6.8 GiB for a 1 GB capture). Instead, jsonReport encodes each
 // session once it is final, and each conversation once all its sessions
-// are, into a spool (memory, then an unlinked temporary file), keeps only
-// a small index entry for each, and copies them into the document, in
-// order, at Close. The document is byte for byte the one writeJSON writes
+// are, into a spool (memory, then an unlinked temporary file), records
+// where in an index sorted on disk (index.go), and copies them into the
+// document, in order, at Close. The document is byte for byte the one writeJSON writes
 // from all sessions at once (TestJSONStreamMatchesBatch).
 
 const (
@@ -59,14 +58,13 @@ type jsonReport struct {
 	ind *indenter
 	// merge builds the conversations, reusing its buffers; txs holds the
 	// transactions of the session being encoded.
-	merge    merger
-	txs      []Transaction
-	now      time.Time // newest packet time seen
-	swept    time.Time
-	pending  []*dissect.Session // ended, still awaiting links (Session.AwaitingLinks)
-	sessions []spooled
-	groups   map[string]*convGroup
-	order    []*convGroup // groups not yet final, in creation order
+	merge   merger
+	txs     []Transaction
+	now     time.Time // newest packet time seen
+	swept   time.Time
+	pending []*dissect.Session // ended, still awaiting links (Session.AwaitingLinks)
+	groups  map[string]*convGroup
+	order   []*convGroup // groups not yet final, in creation order
 	// endOrd numbers the sessions in the order they ended, until final;
 	// a conversation's seq is the smallest of its sessions'.
 	endOrd map[int]int
@@ -74,18 +72,19 @@ type jsonReport struct {
 	// finals and finalConvs count the sessions and conversations made
 	// final so far.
 	finals, finalConvs int
-	convs              []spooledConv
 	keyOf              map[int]string // open switchboard sessions' conversation keys, by session ID
 	openKeys           map[string]int // switchboard sessions of each key not yet final
 	// users holds the user records (users.go) until Close; urec is a
 	// buffer for them.
 	users recordSorter
 	urec  []byte
-	// idx holds the index entries of the spooled sessions and
-	// conversations until Close (records of indexRecord), so that
-	// nothing in memory grows with the number of sessions while reading.
-	idx spool
-	rec []byte
+	// idx holds the index records of the spooled sessions and
+	// conversations (index.go) until Close, which sorts them (entries)
+	// into sessIdx and convIdx; rec is a buffer for them.
+	idx              spool
+	entries          recordSorter
+	sessIdx, convIdx posIndex
+	rec              []byte
 	// Set at Close: the capture, and a buffer for reading pieces back
 	// (tables).
 	cap Capture
@@ -96,27 +95,9 @@ type jsonReport struct {
 	tab *tableSpool
 	// emit hands final sessions and conversations to the encoding side
 	// (jsonReport.encode), on the worker goroutine when there is one.
-	// Only the encoding side touches sp, enc, sessions, convs, users and
-	// err until Close.
+	// Only the encoding side touches sp, enc, entries, users and err
+	// until Close.
 	emit func(event)
-}
-
-// The index entries hold no pointers, so that the collector does not
-// scan them: a 1 GB capture has 150,000 sessions. They are read back at
-// the end, and what grows with the whole capture's sessions is kept
-// small: 32 bytes a session.
-type spooled struct {
-	start stamp
-	id    int32
-	n     int32
-	off   int64
-}
-
-type spooledConv struct {
-	start stamp
-	seq   int
-	off   int64 // of the encoding after `"id": 0`
-	n     int
 }
 
 // stamp is a time.Time without its location, ordered as Time.Compare
@@ -333,105 +314,6 @@ func (j *jsonReport) finalConv(g *convGroup) {
 	j.emit(event{kind: evJSONConv, ss: g.ss, seq: g.seq, start: g.start})
 }
 
-// The index records: a kind byte, the start (seconds as a varint,
-// nanoseconds), a number (the session ID, or the conversation's creation
-// order), the spool offset and length, and names (the session's user, or
-// the conversation's participants).
-const (
-	recSession byte = 'S'
-	recConv    byte = 'C'
-)
-
-func (j *jsonReport) index(kind byte, start stamp, num int, off int64, n int, names ...string) {
-	r := append(j.rec[:0], kind)
-	r = binary.AppendVarint(r, start.sec)
-	r = binary.AppendUvarint(r, uint64(start.nsec))
-	r = binary.AppendUvarint(r, uint64(num))
-	r = binary.AppendUvarint(r, uint64(off))
-	r = binary.AppendUvarint(r, uint64(n))
-	r = binary.AppendUvarint(r, uint64(len(names)))
-	for _, name := range names {
-		r = binary.AppendUvarint(r, uint64(len(name)))
-		r = append(r, name...)
-	}
-	j.rec = r
-	if j.err != nil {
-		return
-	}
-	if _, err := j.idx.write(r); err != nil {
-		j.err = err
-	}
-}
-
-// readIndex reads the index records back: the sessions and the
-// conversations, whose users it records (users.go).
-func (j *jsonReport) readIndex() error {
-	if err := j.idx.flush(); err != nil {
-		return err
-	}
-	br := bufio.NewReaderSize(j.idx.reader(), 256<<10)
-	var name []byte
-	// What is read here grows with the sessions of the whole capture, so
-	// it is kept tight: the slices sized once from the counts of final
-	// sessions and conversations (not doubled as they grow), 32 and 40
-	// bytes an entry, and the users' names only in the user records,
-	// which go to disk once there are many.
-	j.sessions = slices.Grow(j.sessions[:0], j.finals)
-	j.convs = slices.Grow(j.convs[:0], j.finalConvs)
-	var names []string
-	for {
-		kind, err := br.ReadByte()
-		if err == io.EOF {
-			return nil
-		}
-		sec, err1 := binary.ReadVarint(br)
-		var u [5]uint64
-		for i := range u {
-			if err1 == nil {
-				u[i], err1 = binary.ReadUvarint(br)
-			}
-		}
-		if err = cmp.Or(err, err1); err != nil {
-			return fmt.Errorf("report: reading back the JSON index: %w", err)
-		}
-		start := stamp{sec, int32(u[0])}
-		if u[4] > uint64(j.idx.size) {
-			return errors.New("report: reading back the JSON index: bad name count")
-		}
-		if kind == recSession && (u[1] > math.MaxInt32 || u[3] > math.MaxInt32) {
-			return fmt.Errorf("report: session %d: %d bytes of JSON, more than the report handles", u[1], u[3])
-		}
-		names = names[:0]
-		for range u[4] {
-			l, err := binary.ReadUvarint(br)
-			if err == nil && l > uint64(j.idx.size) {
-				err = errors.New("bad name length")
-			}
-			if err == nil {
-				name = slices.Grow(name[:0], int(l))[:l]
-				_, err = io.ReadFull(br, name)
-			}
-			if err != nil {
-				return fmt.Errorf("report: reading back the JSON index: %w", err)
-			}
-			names = append(names, string(name))
-		}
-		switch kind {
-		case recSession:
-			j.sessions = append(j.sessions, spooled{start: start, id: int32(u[1]), off: int64(u[2]), n: int32(u[3])})
-			if len(names) == 1 && names[0] != "" {
-				j.addUserSession(names[0], int(u[1]))
-			}
-		case recConv:
-			j.convs = append(j.convs, spooledConv{start: start, seq: int(u[1]), off: int64(u[2]), n: int(u[3])})
-			j.addUserConv(start, int(u[1]), names)
-		}
-		if j.err != nil {
-			return j.err
-		}
-	}
-}
-
 // convRow is what the conversations table shows of a conversation. It is
 // spooled right after the conversation, its length first (4 bytes), so
 // that the table does not decode every message back to count them.
@@ -460,11 +342,14 @@ func (j *jsonReport) putConvRow(c *Conversation, users []string) {
 // conversationRow reads back the i-th conversation's row. It is safe for
 // concurrent use once the report is prepared.
 func (j *jsonReport) conversationRow(i int) (convRow, error) {
-	e := j.convs[i]
+	var r convRow
+	e, err := j.conversation(i)
+	if err != nil {
+		return r, err
+	}
 	bp := pieceBufs.Get().(*[]byte)
 	defer pieceBufs.Put(bp)
 	b, err := j.readPiece(bp, e.off+int64(e.n), 4)
-	var r convRow
 	if err == nil {
 		b, err = j.readPiece(bp, e.off+int64(e.n)+4, int(binary.BigEndian.Uint32(b)))
 	}
@@ -521,17 +406,24 @@ func (j *jsonReport) close() {
 // write writes the document: capture, sessions by start, conversations by
 // start (numbered in that order), users by name.
 func (j *jsonReport) write(w io.Writer, c Capture) error {
-	defer j.sp.close()
-	defer j.idx.close()
-	defer j.users.close()
+	defer j.closeSpools()
 	if err := j.prepare(); err != nil {
 		return err
 	}
 	return j.writeDocument(w, c)
 }
 
-// prepare reads the index back and sorts it: sessions by start,
-// conversations by start.
+// closeSpools lets go of the spools and their temporary files.
+func (j *jsonReport) closeSpools() {
+	j.sp.close()
+	j.idx.close()
+	j.entries.close()
+	j.sessIdx.close()
+	j.convIdx.close()
+	j.users.close()
+}
+
+// prepare sorts the index: sessions by start, conversations by start.
 func (j *jsonReport) prepare() error {
 	if j.err != nil {
 		return j.err
@@ -540,33 +432,20 @@ func (j *jsonReport) prepare() error {
 		return err
 	}
 	// The sessions, the dissector and the reassembly state are garbage
-	// by now. Collected before the index is read back, they leave room
-	// for it in the heap the run already has; otherwise the heap grows
-	// past the run's peak to hold both (peak RSS on the 2 GB capture).
-	// A report whose spool stayed in memory is small, and so is its
-	// index: a forced collection there would only cost time (a few
-	// milliseconds a run, most of each run of the fuzz targets).
+	// by now. Collected before the index is sorted, they leave room for
+	// its merge in the heap the run already has. A report whose spool
+	// stayed in memory is small, and so is its index: a forced
+	// collection there would only cost time (a few milliseconds a run,
+	// most of each run of the fuzz targets).
 	if j.sp.f != nil {
 		runtime.GC()
 	}
-	if err := j.readIndex(); err != nil {
-		return err
-	}
-	slices.SortFunc(j.sessions, func(a, b spooled) int {
-		if x := a.start.compare(b.start); x != 0 {
-			return x
-		}
-		return cmp.Compare(a.id, b.id)
-	})
-	slices.SortFunc(j.convs, compareConvs)
-	return nil
+	return j.buildIndex()
 }
 
 // writeTables writes the tables from the spool (a tableSource).
 func (j *jsonReport) writeTables(w io.Writer, c Capture, opt Options) error {
-	defer j.sp.close()
-	defer j.idx.close()
-	defer j.users.close()
+	defer j.closeSpools()
 	if err := j.prepare(); err != nil {
 		return err
 	}
@@ -575,8 +454,8 @@ func (j *jsonReport) writeTables(w io.Writer, c Capture, opt Options) error {
 }
 
 func (j *jsonReport) capture() Capture      { return j.cap }
-func (j *jsonReport) numSessions() int      { return len(j.sessions) }
-func (j *jsonReport) numConversations() int { return len(j.convs) }
+func (j *jsonReport) numSessions() int      { return j.sessIdx.n }
+func (j *jsonReport) numConversations() int { return j.convIdx.n }
 
 // pieceBufs holds buffers for reading pieces back: conversationRow is
 // called from several goroutines at once (inOrder).
@@ -609,20 +488,24 @@ func (j *jsonReport) writeDocument(w io.Writer, c Capture) error {
 	jw := &jsonWriter{w: w}
 	jw.head(c)
 	var buf []byte
-	jw.array(len(j.sessions), func(i int) {
-		e := j.sessions[i]
-		buf, jw.err = j.sp.read(buf, e.off, int(e.n))
+	jw.array(j.sessIdx.n, func(i int) {
+		var e piece
+		if e, _, jw.err = j.session(i); jw.err == nil {
+			buf, jw.err = j.sp.read(buf, e.off, e.n)
+		}
 		jw.bytes(buf)
 	})
-	// The sessions' index, which grows with the capture, is done with.
-	j.sessions = nil
+	j.sessIdx.close()
 	jw.raw(",\n  \"conversations\": ")
-	jw.array(len(j.convs), func(i int) {
-		e := j.convs[i]
+	jw.array(j.convIdx.n, func(i int) {
 		jw.raw("{\n      \"id\": " + strconv.Itoa(i+1))
-		buf, jw.err = j.sp.read(buf, e.off, e.n)
+		var e piece
+		if e, jw.err = j.conversation(i); jw.err == nil {
+			buf, jw.err = j.sp.read(buf, e.off, e.n)
+		}
 		jw.bytes(buf)
 	})
+	j.convIdx.close()
 	jw.raw(",\n  \"users\": ")
 	// ub is not buf: read may return the spool memory itself.
 	var ub, ind, pb []byte

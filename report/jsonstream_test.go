@@ -71,8 +71,8 @@ func TestJSONStreamMatchesBatch(t *testing.T) {
 		t.Fatalf("transcripts: %v %v", names, err)
 	}
 	capture := Capture{Packets: 10, Bytes: 1000, Anomalies: []Count{}}
-	// The user records are sorted in memory or, with sortMemory 256, in
-	// runs of a few records each.
+	// The user and index records are sorted in memory or, with
+	// sortMemory 256, in runs of a few records each.
 	for _, mem := range []int{spoolMemory, 0, 4096, -256} {
 		var got bytes.Buffer
 		out := NewOutput(&got, Options{Format: FormatJSON})
@@ -87,8 +87,8 @@ func TestJSONStreamMatchesBatch(t *testing.T) {
 			t.Fatal(err)
 		}
 		spoolMemory, sortMemory = saved, savedSort
-		if runs := out.js.users.merged; mem < 0 && runs < 10 {
-			t.Fatalf("sort memory %d: the user records were sorted in %d runs: the merge is not tested", -mem, runs)
+		if runs, idx := out.js.users.merged, out.js.entries.merged; mem < 0 && min(runs, idx) < 10 {
+			t.Fatalf("sort memory %d: the user and index records were sorted in %d and %d runs: the merge is not tested", -mem, runs, idx)
 		}
 		var want bytes.Buffer
 		if err := writeJSON(&want, capture, keep.ss); err != nil {

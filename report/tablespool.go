@@ -99,13 +99,16 @@ var rowGuess = 512
 // sessionRow reads back the i-th session's overview row, in report
 // order, appended to row.
 func (j *jsonReport) sessionRow(i int, row []string) ([]string, error) {
-	e := j.sessions[i]
+	e, id, err := j.session(i)
+	if err != nil {
+		return row, err
+	}
 	// Only the row, which most often fits in the first bytes read; its
 	// length comes first.
-	b, err := j.readPiece(&j.rb, e.off, min(int(e.n), rowGuess))
+	b, err := j.readPiece(&j.rb, e.off, min(e.n, rowGuess))
 	if err == nil && len(b) >= 4 {
 		if n := 4 + int(binary.BigEndian.Uint32(b)); n > len(b) {
-			b, err = j.readPiece(&j.rb, e.off, min(int(e.n), n))
+			b, err = j.readPiece(&j.rb, e.off, min(e.n, n))
 		}
 	}
 	var cells []byte
@@ -116,34 +119,40 @@ func (j *jsonReport) sessionRow(i int, row []string) ([]string, error) {
 		row, err = decodeCells(row, cells)
 	}
 	if err != nil {
-		return row, fmt.Errorf("report: reading back session %d: %w", e.id, err)
+		return row, fmt.Errorf("report: reading back session %d: %w", id, err)
 	}
 	return row, nil
 }
 
 // writeSection copies the i-th session's section, in report order, to w.
 func (j *jsonReport) writeSection(w io.Writer, i int) error {
-	e := j.sessions[i]
-	b, err := j.readPiece(&j.rb, e.off, int(e.n))
+	e, id, err := j.session(i)
+	if err != nil {
+		return err
+	}
+	b, err := j.readPiece(&j.rb, e.off, e.n)
 	var section []byte
 	if err == nil {
 		_, section, err = splitTablePiece(b)
 	}
 	if err != nil {
-		return fmt.Errorf("report: reading back session %d: %w", e.id, err)
+		return fmt.Errorf("report: reading back session %d: %w", id, err)
 	}
 	_, err = w.Write(section)
 	return err
 }
 
-// sessionsDone drops the sessions' index, which grows with the capture:
-// the conversations and the users are written without it, as in the
-// JSON document.
-func (j *jsonReport) sessionsDone() { j.sessions = nil }
+// sessionsDone lets go of the sessions' index (its spool): the
+// conversations and the users are written without it, as in the JSON
+// document.
+func (j *jsonReport) sessionsDone() { j.sessIdx.close() }
 
 // writeChat copies the i-th conversation's table of messages to w.
 func (j *jsonReport) writeChat(w io.Writer, i int) error {
-	e := j.convs[i]
+	e, err := j.conversation(i)
+	if err != nil {
+		return err
+	}
 	b, err := j.readPiece(&j.rb, e.off, e.n)
 	if err == nil {
 		_, err = w.Write(b)

@@ -86,8 +86,8 @@ func TestTablesMatchJSON(t *testing.T) {
 		t.Fatalf("%d sessions, %d conversations: the test covers too little", len(r.Sessions), len(r.Conversations))
 	}
 	defer func(n int) { rowGuess = n }(rowGuess)
-	// With the spool in a file, the user records are sorted in runs of a
-	// few records each (sortMemory).
+	// With the spool in a file, the user and index records are sorted in
+	// runs of a few records each (sortMemory).
 	defer func(n int) { sortMemory = n }(sortMemory)
 	for _, mem := range []int{spoolMemory, 0} {
 		// A row read at once, and one read again past the first bytes.
@@ -109,6 +109,9 @@ func TestTablesMatchJSON(t *testing.T) {
 			}
 			if runs := out.js.users.merged; mem == 0 && !opt.Chats && runs < 10 {
 				t.Fatalf("%+v: the user records were sorted in %d runs: the merge is not tested", opt, runs)
+			}
+			if runs := out.js.entries.merged; mem == 0 && runs < 10 {
+				t.Fatalf("%+v: the index records were sorted in %d runs: the merge is not tested", opt, runs)
 			}
 			var want bytes.Buffer
 			src := &docSource{r: r, opt: opt, p: tablePrinter{raw: opt.Raw}}

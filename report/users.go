@@ -19,9 +19,8 @@ import (
 // capture (BuildUsers is the same from all sessions at once). A record is
 // the user's name, escaped (appendUserKey), a kind, then:
 const (
-	// userConv: the conversation's start (appendStamp) and creation
-	// order, which sort as the conversations are numbered, then the other
-	// participants (peers), each a uvarint length and the name.
+	// userConv: the conversation's number (8 bytes, big endian), then
+	// the other participants (peers), each a uvarint length and the name.
 	userConv byte = 'C'
 	// userLogin and userEnd: a notification session's ID (8 bytes, big
 	// endian) and one of its contact lists: the spool offset and length of
@@ -88,14 +87,13 @@ func (j *jsonReport) addUserSession(name string, id int) {
 	j.addUserRecord(r)
 }
 
-// addUserConv records, for each participant of a conversation, that they
-// took part with the others.
-func (j *jsonReport) addUserConv(start stamp, seq int, names []string) {
+// addUserConv records, for each participant of the num-th conversation,
+// that they took part with the others.
+func (j *jsonReport) addUserConv(num int, names []string) {
 	for _, p := range names {
 		r := appendUserKey(j.urec[:0], p)
 		r = append(r, userConv)
-		r = appendStamp(r, start)
-		r = binary.BigEndian.AppendUint64(r, uint64(seq))
+		r = binary.BigEndian.AppendUint64(r, uint64(num))
 		for _, q := range names {
 			if q != p {
 				r = binary.AppendUvarint(r, uint64(len(q)))
@@ -146,8 +144,8 @@ type spooledUser struct {
 }
 
 // eachUser calls yield with each user, in name order, from the user
-// records; u is reused. It needs the conversations sorted (prepare), to
-// number them.
+// records; u is reused. It needs the index built (prepare), which records
+// the users' conversations.
 func (j *jsonReport) eachUser(yield func(u *spooledUser) error) error {
 	var (
 		u       = spooledUser{User: User{Sessions: []int{}, Conversations: []int{}, Peers: []string{}}}
@@ -184,17 +182,11 @@ func (j *jsonReport) eachUser(yield func(u *spooledUser) error) error {
 			}
 			u.Sessions = append(u.Sessions, int(binary.BigEndian.Uint64(rest)))
 		case userConv:
-			if len(rest) < 20 {
+			if len(rest) < 8 {
 				return errBadUserRecord
 			}
-			at := stamp{int64(binary.BigEndian.Uint64(rest) ^ 1<<63), int32(binary.BigEndian.Uint32(rest[8:]))}
-			seq := int(binary.BigEndian.Uint64(rest[12:]))
-			i, ok := slices.BinarySearchFunc(j.convs, spooledConv{start: at, seq: seq}, compareConvs)
-			if !ok {
-				return errBadUserRecord
-			}
-			u.Conversations = append(u.Conversations, i+1)
-			for rest = rest[20:]; len(rest) > 0; {
+			u.Conversations = append(u.Conversations, int(binary.BigEndian.Uint64(rest)))
+			for rest = rest[8:]; len(rest) > 0; {
 				l, k := binary.Uvarint(rest)
 				if k <= 0 || uint64(len(rest)-k) < l {
 					return errBadUserRecord
@@ -236,13 +228,4 @@ func (j *jsonReport) eachUser(yield func(u *spooledUser) error) error {
 		return err
 	}
 	return flush()
-}
-
-// compareConvs orders the conversations as the report numbers them: by
-// start, then by creation.
-func compareConvs(a, b spooledConv) int {
-	if x := a.start.compare(b.start); x != 0 {
-		return x
-	}
-	return cmp.Compare(a.seq, b.seq)
 }
