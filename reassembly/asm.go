@@ -598,8 +598,9 @@ func (e *Engine) closeHalf(s *tcpStream, i int) {
 
 // flushHalf delivers the pages of half i seen before t, each after the
 // hole in front of it, and closes the half when nothing is queued and the
-// connection was last seen before tc.
-func (e *Engine) flushHalf(s *tcpStream, i int, t, tc time.Time) {
+// connection was last seen before tc, or before thc when a FIN was seen
+// one way only (HalfCloseTimeout).
+func (e *Engine) flushHalf(s *tcpStream, i int, t, tc, thc time.Time) {
 	h := &s.h[i]
 	if h.closed {
 		return
@@ -618,19 +619,19 @@ func (e *Engine) flushHalf(s *tcpStream, i int, t, tc time.Time) {
 			return
 		}
 	}
-	if h.first == nil && s.lastSeen().Before(tc) {
+	if h.first == nil && (s.lastSeen().Before(tc) || s.finSeen[0] != s.finSeen[1] && s.lastSeen().Before(thc)) {
 		e.closeHalf(s, i)
 	}
 }
 
 // flush flushes every connection held (see flushHalf), in the order they
 // came.
-func (e *Engine) flush(t, tc time.Time) {
+func (e *Engine) flush(t, tc, thc time.Time) {
 	head := &e.conns.head
 	for s := head.anext; s != head; {
 		next := s.anext
 		for _, i := range [2]int{1, 0} {
-			e.flushHalf(s, i, t, tc)
+			e.flushHalf(s, i, t, tc, thc)
 		}
 		s = next
 	}

@@ -1,6 +1,7 @@
 package reassembly
 
 import (
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
@@ -112,6 +113,10 @@ func diffScript(in []byte) (Options, []diffPkt) {
 	if b.intn(4) == 0 {
 		opt = Options{}
 	}
+	// gopacket's assembler ended a half-closed connection only when it
+	// went idle; the half-close timeout is tested on its own
+	// (TestHalfCloseTimeout).
+	opt.HalfCloseTimeout = cmp.Or(opt.IdleTimeout, DefaultIdleTimeout)
 	v6 := b.intn(5) == 0
 	tuples := 1 + b.intn(2)
 	// Per 4-tuple and direction, the next sequence number and the bytes

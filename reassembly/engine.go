@@ -34,9 +34,10 @@ type Stream interface {
 	Gap(dir dissect.Dir, t time.Time, n int)
 	// End is called exactly once, last. closed is true when the connection
 	// was seen to close: a FIN in both directions or a RST. It is false
-	// when the connection went idle for IdleTimeout, was replaced by a new
-	// one on the same addresses and ports, or was still open at Finish,
-	// without being seen to close first. t is the time of the packet that
+	// when the connection went idle for IdleTimeout (HalfCloseTimeout
+	// after a FIN one way only), was replaced by a new one on the same
+	// addresses and ports, or was still open at Finish, without being
+	// seen to close first. t is the time of the packet that
 	// closed it (however late it is ended), else its last packet when it
 	// went idle or was replaced, or the time passed to Finish.
 	End(t time.Time, closed bool)
@@ -372,7 +373,7 @@ func (e *Engine) tick(t time.Time) {
 	}
 	e.nextFlush = e.now.Add(e.opt.FlushInterval)
 	e.deferring = true
-	e.flush(e.now.Add(-e.opt.ReorderWindow), e.now.Add(-e.opt.IdleTimeout))
+	e.flush(e.now.Add(-e.opt.ReorderWindow), e.now.Add(-e.opt.IdleTimeout), e.now.Add(-e.opt.HalfCloseTimeout))
 	e.endFinished(e.now.Add(-e.opt.ReorderWindow))
 	e.evict()
 	e.resetPending()

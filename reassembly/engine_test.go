@@ -308,6 +308,78 @@ func TestIdleTimeout(t *testing.T) {
 	}
 }
 
+// TestHalfCloseTimeout checks that a connection closed one way only (the
+// other FIN lost) is ended with closed=false at its last packet once it
+// has been silent for HalfCloseTimeout, not IdleTimeout, and that a
+// packet after that starts a new connection, as after an idle end.
+func TestHalfCloseTimeout(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		silence time.Duration // before the other connection's packets
+		opt     Options
+		noFIN   bool // an open connection, only silent
+		hole    bool // the client's last bytes before its FIN lost
+		ended   bool // by the half-close timeout, before Finish
+	}{
+		{"past the default", 3 * time.Minute, Options{}, false, false, true},
+		{"within the default", 90 * time.Second, Options{}, false, false, false},
+		{"past a longer one", 3 * time.Minute, Options{HalfCloseTimeout: 10 * time.Minute}, false, false, false},
+		{"past the idle timeout, shorter", 3 * time.Minute, Options{IdleTimeout: time.Minute, HalfCloseTimeout: 10 * time.Minute}, false, false, true},
+		{"no FIN", 3 * time.Minute, Options{}, true, false, false},
+		{"FIN after a hole", 3 * time.Minute, Options{}, false, true, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newConv(t, client, server, 1000, 5000)
+			flags := "FA"
+			if tt.noFIN {
+				flags = "A"
+			}
+			first := join(c.handshake(), []pkt{c.seg(dissect.C2S, "PA", verC), c.seg(dissect.S2C, "PA", verS)})
+			if tt.hole {
+				c.seg(dissect.C2S, "PA", "OUT\r\n") // lost
+			}
+			first = append(first, c.seg(dissect.C2S, flags, ""), c.seg(dissect.S2C, "A", ""))
+			last := first[len(first)-1].ts
+			other := newConv(t, "10.0.0.1:2000", "10.0.0.2:1863", 1, 1)
+			other.ts = last.Add(tt.silence)
+			later := []pkt{other.seg(dissect.C2S, "PA", verC), other.seg(dissect.C2S, "PA", verC)}
+			// The first connection's server speaks again.
+			c.ts = other.ts.Add(11 * time.Second)
+			again := c.seg(dissect.S2C, "PA", cvrC)
+			sink, _ := runPackets(t, layers.LinkTypeEthernet, tt.opt, join(first, later, []pkt{again}))
+			s := sink.streams[0]
+			if s.closed {
+				t.Errorf("half-closed stream ended closed=true")
+			}
+			wantC2S := verC
+			if tt.hole {
+				// Reported when the connection ends.
+				wantC2S += "<gap 5>"
+			}
+			if string(s.data[dissect.C2S]) != wantC2S {
+				t.Errorf("half-closed stream c2s = %q, want %q", s.data[dissect.C2S], wantC2S)
+			}
+			if !tt.ended {
+				// Still open: the late bytes are its own, and it ends
+				// at Finish.
+				if len(sink.streams) != 2 || string(s.data[dissect.S2C]) != verS+cvrC {
+					t.Fatalf("%d streams, s2c %q: the stream was ended early", len(sink.streams), s.data[dissect.S2C])
+				}
+				return
+			}
+			if !s.endT.Equal(last) {
+				t.Errorf("half-closed stream ended at %v, want its last packet, %v", s.endT, last)
+			}
+			if len(sink.streams) != 3 || string(s.data[dissect.S2C]) != verS {
+				t.Fatalf("%d streams, s2c %q: the stream was not ended by the half-close timeout", len(sink.streams), s.data[dissect.S2C])
+			}
+			if got := string(sink.streams[2].data[dissect.S2C]); got != cvrC {
+				t.Errorf("stream after the half-close s2c = %q, want %q", got, cvrC)
+			}
+		})
+	}
+}
+
 func TestPortReuse(t *testing.T) {
 	tests := []struct {
 		name       string
@@ -645,13 +717,18 @@ func TestOptionsDefaults(t *testing.T) {
 	}{
 		{"zero", Options{}, Options{Ports: []uint16{DefaultPort}, MaxBufferedPagesPerConn: DefaultMaxBufferedPagesPerConn,
 			MaxBufferedPagesTotal: DefaultMaxBufferedPagesTotal, MaxConnections: DefaultMaxConnections, IdleTimeout: DefaultIdleTimeout,
-			FlushInterval: DefaultFlushInterval, ReorderWindow: DefaultReorderWindow}},
-		{"negative limits", Options{Ports: []uint16{7001}, MaxBufferedPagesPerConn: -1, MaxBufferedPagesTotal: -5, MaxConnections: -2, IdleTimeout: -time.Second},
+			HalfCloseTimeout: DefaultHalfCloseTimeout, FlushInterval: DefaultFlushInterval, ReorderWindow: DefaultReorderWindow}},
+		{"negative limits", Options{Ports: []uint16{7001}, MaxBufferedPagesPerConn: -1, MaxBufferedPagesTotal: -5, MaxConnections: -2, IdleTimeout: -time.Second, HalfCloseTimeout: -time.Second},
 			Options{Ports: []uint16{7001}, MaxBufferedPagesPerConn: DefaultMaxBufferedPagesPerConn,
 				MaxBufferedPagesTotal: DefaultMaxBufferedPagesTotal, MaxConnections: DefaultMaxConnections, IdleTimeout: DefaultIdleTimeout,
-				FlushInterval: DefaultFlushInterval, ReorderWindow: DefaultReorderWindow}},
-		{"set", Options{Ports: []uint16{1863, 443}, MaxBufferedPagesPerConn: 3, MaxBufferedPagesTotal: 9, MaxConnections: 7, IdleTimeout: time.Minute, FlushInterval: time.Second, ReorderWindow: time.Millisecond},
-			Options{Ports: []uint16{1863, 443}, MaxBufferedPagesPerConn: 3, MaxBufferedPagesTotal: 9, MaxConnections: 7, IdleTimeout: time.Minute, FlushInterval: time.Second, ReorderWindow: time.Millisecond}},
+				HalfCloseTimeout: DefaultHalfCloseTimeout, FlushInterval: DefaultFlushInterval, ReorderWindow: DefaultReorderWindow}},
+		{"set", Options{Ports: []uint16{1863, 443}, MaxBufferedPagesPerConn: 3, MaxBufferedPagesTotal: 9, MaxConnections: 7, IdleTimeout: time.Hour, HalfCloseTimeout: 5 * time.Minute, FlushInterval: time.Second, ReorderWindow: time.Millisecond},
+			Options{Ports: []uint16{1863, 443}, MaxBufferedPagesPerConn: 3, MaxBufferedPagesTotal: 9, MaxConnections: 7, IdleTimeout: time.Hour, HalfCloseTimeout: 5 * time.Minute, FlushInterval: time.Second, ReorderWindow: time.Millisecond}},
+		// The half-close timeout is never longer than the idle one.
+		{"idle shorter", Options{IdleTimeout: time.Minute},
+			Options{Ports: []uint16{DefaultPort}, MaxBufferedPagesPerConn: DefaultMaxBufferedPagesPerConn,
+				MaxBufferedPagesTotal: DefaultMaxBufferedPagesTotal, MaxConnections: DefaultMaxConnections, IdleTimeout: time.Minute,
+				HalfCloseTimeout: time.Minute, FlushInterval: DefaultFlushInterval, ReorderWindow: DefaultReorderWindow}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

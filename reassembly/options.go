@@ -45,6 +45,20 @@ const DefaultMaxConnections = 100000
 // and the dissector's limits bound it).
 const DefaultIdleTimeout = 30 * time.Minute
 
+// DefaultHalfCloseTimeout is how long, in packet time, a connection that
+// one side closed (its FIN seen, the other's not) may stay silent before
+// it is ended with closed=false, as an idle one is. The closing
+// side's kernel lets go of such a socket after about a minute (Linux's
+// tcp_fin_timeout is 60 s; conntrack forgets FIN_WAIT after 120 s), so
+// the other side's FIN, lost by the capture, will not come: waiting the
+// whole IdleTimeout for it kept each such session, with everything it
+// holds, thirty minutes longer. In the 1 GB benchmark capture, whose 0.5%
+// of lost packets leave 1.5% of its connections half-closed, they were a
+// quarter of the sessions held at once, and made the collector work 15%
+// more under the memory limit. A late packet is taken as after an idle
+// end: a new connection, caught mid-stream.
+const DefaultHalfCloseTimeout = 2 * time.Minute
+
 // DefaultFlushInterval is the packet time between two flushes. Each flush
 // walks every tracked connection, so the interval bounds that cost to one
 // walk per 10 s of traffic. Memory does not depend on it (the page limits
@@ -82,6 +96,11 @@ type Options struct {
 	// may lie from the Engine's clock and still move it alone (see
 	// Engine.Packet). Default DefaultIdleTimeout.
 	IdleTimeout time.Duration
+	// HalfCloseTimeout is the packet time after which a silent connection
+	// whose FIN was seen one way only is ended with closed=false. Default DefaultHalfCloseTimeout; never more than
+	// IdleTimeout (set it to IdleTimeout for gopacket's assembler's
+	// behaviour, which ended such a connection only when it went idle).
+	HalfCloseTimeout time.Duration
 	// FlushInterval is the packet time between flushes. Default
 	// DefaultFlushInterval.
 	FlushInterval time.Duration
@@ -120,6 +139,10 @@ func (o Options) withDefaults() Options {
 	if o.IdleTimeout <= 0 {
 		o.IdleTimeout = DefaultIdleTimeout
 	}
+	if o.HalfCloseTimeout <= 0 {
+		o.HalfCloseTimeout = DefaultHalfCloseTimeout
+	}
+	o.HalfCloseTimeout = min(o.HalfCloseTimeout, o.IdleTimeout)
 	if o.MaxConnections <= 0 {
 		o.MaxConnections = DefaultMaxConnections
 	}
