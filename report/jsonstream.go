@@ -26,8 +26,8 @@ import (
 // session once it is final, and each conversation once all its sessions
 // are, into a spool (memory, then an unlinked temporary file), records
 // where in an index sorted on disk (index.go), and copies them into the
-// document, in order, at Close. The document is byte for byte the one writeJSON writes
-// from all sessions at once (TestJSONStreamMatchesBatch).
+// document, in order, at Close. The document is byte for byte the one
+// writeJSON writes from all sessions at once (TestJSONStreamMatchesBatch).
 
 const (
 	// convGrace is how long, in packet time, a conversation whose
