@@ -33,7 +33,8 @@ import (
 //     MaxBufferedPagesTotal), the hole in front of the first queued page is
 //     given up at once. A flush gives up the holes in front of pages seen
 //     before ReorderWindow, and closes the halves with nothing queued of
-//     connections silent for IdleTimeout.
+//     connections silent for IdleTimeout. Unlike gopacket's, it does so
+//     after HalfCloseTimeout for a connection with a FIN seen one way only.
 //   - Sequence numbers compare as gopacket's did (seq.diff): numbers in the
 //     first quarter of the space follow those in the last quarter.
 //   - When both halves are closed, the connection is complete and let go.

@@ -39,7 +39,8 @@
 // connection and in total by Options; at a limit the oldest hole is given
 // up and reported as a Gap. All timing is packet time: every FlushInterval the data stuck behind a
 // hole for longer than ReorderWindow is delivered after a Gap, and connections
-// silent for IdleTimeout are ended. Engine.Finish delivers what is left and
+// silent for IdleTimeout are ended (for HalfCloseTimeout, when a FIN was
+// seen one way only). Engine.Finish delivers what is left and
 // ends the remaining Streams. IPv4 fragments are held for at most 30 s and
 // 4 MiB. The clock these waits follow is the latest packet time, except
 // that a lone packet more than IdleTimeout from it (a damaged timestamp)

@@ -196,8 +196,9 @@ func (l *Live) Close() error {
 // their 1-based number, cut to the snapshot length. All times are the
 // kernel's capture timestamps, and the Engine's flushes and idle timeouts
 // run on them: a connection that falls silent is ended once a later packet
-// of any MSNP connection comes IdleTimeout after its last one, not while
-// the whole interface is silent; the stop ends it in any case.
+// of any MSNP connection comes IdleTimeout (or HalfCloseTimeout) after its
+// last one, not while the whole interface is silent; the stop ends it in
+// any case.
 func Capture(ctx context.Context, l *Live, e *Engine, count int64) error {
 	defer e.Finish(time.Time{})
 	done := ctx.Done()
