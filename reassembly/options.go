@@ -99,9 +99,10 @@ type Options struct {
 	// Engine.Packet). Default DefaultIdleTimeout.
 	IdleTimeout time.Duration
 	// HalfCloseTimeout is the packet time after which a silent connection
-	// whose FIN was seen one way only is ended with closed=false. Default DefaultHalfCloseTimeout; never more than
-	// IdleTimeout (set it to IdleTimeout for gopacket's assembler's
-	// behaviour, which ended such a connection only when it went idle).
+	// whose FIN was seen one way only is ended with closed=false. Default
+	// DefaultHalfCloseTimeout; never more than IdleTimeout (set it to
+	// IdleTimeout for gopacket's assembler's behaviour, which ended such a
+	// connection only when it went idle).
 	HalfCloseTimeout time.Duration
 	// FlushInterval is the packet time between flushes. Default
 	// DefaultFlushInterval.

@@ -70,19 +70,40 @@ func (s *recordSorter) spill() error {
 	}
 	slices.SortFunc(s.recs, bytes.Compare)
 	start := s.sp.size
-	for i, r := range s.recs {
-		s.out = binary.AppendUvarint(s.out, uint64(len(r)))
-		s.out = append(s.out, r...)
-		if len(s.out) >= 64<<10 || i == len(s.recs)-1 {
-			if _, err := s.sp.write(s.out); err != nil {
-				return err
-			}
-			s.out = s.out[:0]
+	for _, r := range s.recs {
+		if err := s.put(r); err != nil {
+			return err
 		}
 	}
-	s.runs = append(s.runs, sortRun{start, s.sp.size - start})
+	if err := s.endRun(start); err != nil {
+		return err
+	}
 	clear(s.recs)
 	s.recs, s.buf, s.held = s.recs[:0], nil, 0
+	return nil
+}
+
+// put appends rec to the run being written.
+func (s *recordSorter) put(rec []byte) error {
+	s.out = binary.AppendUvarint(s.out, uint64(len(rec)))
+	s.out = append(s.out, rec...)
+	if len(s.out) < 64<<10 {
+		return nil
+	}
+	_, err := s.sp.write(s.out)
+	s.out = s.out[:0]
+	return err
+}
+
+// endRun ends the run being written, which started at start.
+func (s *recordSorter) endRun(start int64) error {
+	if len(s.out) > 0 {
+		if _, err := s.sp.write(s.out); err != nil {
+			return err
+		}
+		s.out = s.out[:0]
+	}
+	s.runs = append(s.runs, sortRun{start, s.sp.size - start})
 	return nil
 }
 
@@ -109,24 +130,13 @@ func (s *recordSorter) each(yield func(rec []byte) error) error {
 	fanIn := max(2, sortMemory/minRunBuffer)
 	for len(s.runs) > fanIn {
 		start := s.sp.size
-		err := s.merge(s.runs[:fanIn], func(rec []byte) error {
-			s.out = binary.AppendUvarint(s.out, uint64(len(rec)))
-			s.out = append(s.out, rec...)
-			if len(s.out) < 64<<10 {
-				return nil
-			}
-			_, err := s.sp.write(s.out)
-			s.out = s.out[:0]
-			return err
-		})
-		if err == nil && len(s.out) > 0 {
-			_, err = s.sp.write(s.out)
-			s.out = s.out[:0]
-		}
-		if err != nil {
+		if err := s.merge(s.runs[:fanIn], s.put); err != nil {
 			return err
 		}
-		s.runs = append(s.runs[fanIn:], sortRun{start, s.sp.size - start})
+		s.runs = s.runs[fanIn:]
+		if err := s.endRun(start); err != nil {
+			return err
+		}
 		s.passes++
 	}
 	return s.merge(s.runs, yield)

@@ -40,8 +40,7 @@ const (
 // user) or conversation (recConv, num its creation order, names its
 // participants).
 func (j *jsonReport) index(kind byte, start stamp, num int, off int64, n int, names ...string) {
-	r := append(j.rec[:0], 0, 0, 0, 0, 0, 0, 0, 0, 0, 0) // room for the length
-	r = append(r, kind)
+	r := append(j.rec[:0], kind)
 	r = appendStamp(r, start)
 	r = binary.BigEndian.AppendUint64(r, uint64(num))
 	r = binary.AppendUvarint(r, uint64(off))
@@ -50,18 +49,16 @@ func (j *jsonReport) index(kind byte, start stamp, num int, off int64, n int, na
 		r = binary.AppendUvarint(r, uint64(len(name)))
 		r = append(r, name...)
 	}
-	// The length, right before the record.
-	var l [binary.MaxVarintLen64]byte
-	k := binary.PutUvarint(l[:], uint64(len(r)-10))
-	at := 10 - k
-	copy(r[at:], l[:k])
 	j.rec = r
 	if j.err != nil {
 		return
 	}
-	if _, err := j.idx.write(r[at:]); err != nil {
-		j.err = err
+	var l [binary.MaxVarintLen64]byte
+	_, err := j.idx.write(binary.AppendUvarint(l[:0], uint64(len(r))))
+	if err == nil {
+		_, err = j.idx.write(r)
 	}
+	j.err = err
 }
 
 var errBadIndexRecord = errors.New("report: internal error: a bad index record")
