@@ -68,6 +68,7 @@ type config struct {
 	chats    bool
 	redact   bool
 	idle     time.Duration
+	halfIdle time.Duration
 	maxConns int
 	memLimit int64 // --memory-limit in bytes; 0 leaves the runtime alone
 	noDetect bool
@@ -108,6 +109,7 @@ func parseFlags(args []string, stderr io.Writer) (cfg config, help bool, err err
 	addGatewayFlags(fs, &cfg.gateway)
 	fs.BoolVar(&cfg.noDetect, "no-detect", false, "analyse only the --port (and gateway) ports: no detection of MSNP\nby the first bytes of connections on other ports")
 	fs.DurationVar(&cfg.idle, "idle-timeout", reassembly.DefaultIdleTimeout, "end a connection silent for `D` of packet time (reported open)")
+	fs.DurationVar(&cfg.halfIdle, "half-close-timeout", reassembly.DefaultHalfCloseTimeout, "end a connection closed one way only (a FIN from one side) and silent for `D`\nof packet time (reported open), at most --idle-timeout")
 	fs.IntVar(&cfg.maxConns, "max-connections", reassembly.DefaultMaxConnections, "keep at most `N` connections open: beyond, the least recently active\nare ended early (reported open, anomaly evicted_connection)")
 	fs.StringVar(&memLimit, "memory-limit", "90MiB", "keep memory under `SIZE` (MB, MiB, GB...; 0 for none) unless the sessions open\nat once need more; GOMEMLIMIT, when set, replaces the default")
 	fs.BoolVar(&cfg.chats, "chats", false, "print the conversations as time, sender and text (table format)")
@@ -143,6 +145,9 @@ func parseFlags(args []string, stderr io.Writer) (cfg config, help bool, err err
 	}
 	if cfg.idle <= 0 {
 		return cfg, false, fmt.Errorf("--idle-timeout %v: not a positive duration", cfg.idle)
+	}
+	if cfg.halfIdle <= 0 {
+		return cfg, false, fmt.Errorf("--half-close-timeout %v: not a positive duration", cfg.halfIdle)
 	}
 	if cfg.maxConns <= 0 {
 		return cfg, false, fmt.Errorf("--max-connections %d: not a positive number", cfg.maxConns)
@@ -275,7 +280,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		out = f
 	}
 
-	eopt := reassembly.Options{Ports: cfg.ports, IdleTimeout: cfg.idle, NoDetect: cfg.noDetect, MaxConnections: cfg.maxConns}
+	eopt := reassembly.Options{Ports: cfg.ports, IdleTimeout: cfg.idle, HalfCloseTimeout: cfg.halfIdle, NoDetect: cfg.noDetect,
+		MaxConnections: cfg.maxConns}
 	var dump *reassembly.Dump
 	if cfg.write != "" {
 		if dump, err = reassembly.CreateDump(cfg.write); err != nil {
