@@ -61,6 +61,12 @@ func (j *jsonReport) index(kind byte, start stamp, num int, off int64, n int, na
 	j.err = err
 }
 
+// appendStamp appends t so that the bytes compare as the times do.
+func appendStamp(dst []byte, t stamp) []byte {
+	dst = binary.BigEndian.AppendUint64(dst, uint64(t.sec)^1<<63)
+	return binary.BigEndian.AppendUint32(dst, uint32(t.nsec))
+}
+
 var errBadIndexRecord = errors.New("report: internal error: a bad index record")
 
 // buildIndex sorts the index records into the sessions' and the
@@ -122,10 +128,10 @@ func (j *jsonReport) buildIndex() error {
 	if err != nil {
 		return err
 	}
-	if err := j.sessIdx.sp.flush(); err != nil {
+	if err := j.sessIdx.flush(); err != nil {
 		return err
 	}
-	return j.convIdx.sp.flush()
+	return j.convIdx.flush()
 }
 
 // sortIndex reads the index records back from their spool into the
@@ -198,6 +204,9 @@ func (x *posIndex) add(a, b uint64) error {
 	_, err := x.sp.write(e[:])
 	return err
 }
+
+// flush makes the entries added readable.
+func (x *posIndex) flush() error { return x.sp.flush() }
 
 // get returns the i-th entry; flush first.
 func (x *posIndex) get(i int) (a, b uint64, err error) {

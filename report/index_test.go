@@ -24,7 +24,7 @@ func TestPosIndex(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if err := x.sp.flush(); err != nil {
+		if err := x.flush(); err != nil {
 			t.Fatal(err)
 		}
 		if (x.sp.f != nil) != (mem == 0) {

@@ -73,12 +73,6 @@ func unescapeUserKey(key []byte) string {
 
 var errBadUserRecord = errors.New("report: internal error: a bad user record")
 
-// appendStamp appends t so that the bytes compare as the times do.
-func appendStamp(dst []byte, t stamp) []byte {
-	dst = binary.BigEndian.AppendUint64(dst, uint64(t.sec)^1<<63)
-	return binary.BigEndian.AppendUint32(dst, uint32(t.nsec))
-}
-
 // addUserSession records that session id is name's.
 func (j *jsonReport) addUserSession(name string, id int) {
 	r := appendUserKey(j.urec[:0], name)
