@@ -77,6 +77,21 @@ func packetWith(t *testing.T, pkts []capgen.Packet, s string, k int) int {
 	return best
 }
 
+// writePackets writes pkts as an Ethernet pcap file, with snapshot length
+// snap, at dir/name and returns its path.
+func writePackets(t *testing.T, dir, name string, snap int, pkts []capgen.Packet) string {
+	t.Helper()
+	var b bytes.Buffer
+	if err := capgen.WritePcap(&b, capgen.Ethernet, snap, pkts); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 func without(pkts []capgen.Packet, drop ...int) []capgen.Packet {
 	var out []capgen.Packet
 	for i, p := range pkts {
@@ -156,14 +171,7 @@ func TestDamagedCaptures(t *testing.T) {
 					}
 				}
 			}
-			var b bytes.Buffer
-			if err := capgen.WritePcap(&b, capgen.Ethernet, snap, pkts); err != nil {
-				t.Fatal(err)
-			}
-			path := filepath.Join(t.TempDir(), tt.name+".pcap")
-			if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
-				t.Fatal(err)
-			}
+			path := writePackets(t, t.TempDir(), tt.name+".pcap", snap, pkts)
 			out, stderr, code := runCLI(t, nil, "-T", "ndjson", "-q", path)
 			if code != 0 {
 				t.Fatalf("exit %d: %s", code, stderr)
@@ -218,14 +226,7 @@ func TestTimestampJumpReport(t *testing.T) {
 	dir := t.TempDir()
 	report := func(name string, p []capgen.Packet) map[string]any {
 		t.Helper()
-		var b bytes.Buffer
-		if err := capgen.WritePcap(&b, capgen.Ethernet, 262144, p); err != nil {
-			t.Fatal(err)
-		}
-		path := filepath.Join(dir, name)
-		if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		path := writePackets(t, dir, name, 262144, p)
 		out, stderr, code := runCLI(t, nil, "-T", "json", "-q", path)
 		if code != 0 {
 			t.Fatalf("exit %d: %s", code, stderr)

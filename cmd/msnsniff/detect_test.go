@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"os"
@@ -107,15 +106,7 @@ func TestDetectSegmented(t *testing.T) {
 		return tr
 	}
 	write := func(pkts []capgen.Packet) string {
-		var b bytes.Buffer
-		if err := capgen.WritePcap(&b, capgen.Ethernet, 0, pkts); err != nil {
-			t.Fatal(err)
-		}
-		path := filepath.Join(t.TempDir(), "c.pcap")
-		if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return path
+		return writePackets(t, t.TempDir(), "c.pcap", 0, pkts)
 	}
 	for _, name := range []string{"msnp7-login", "msnp2-chat"} {
 		text, err := os.ReadFile(testdata + name + ".txt")

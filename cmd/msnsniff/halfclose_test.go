@@ -1,11 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"encoding/binary"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -45,15 +42,8 @@ func TestHalfCloseTimeoutFlag(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var b bytes.Buffer
 	pkts = without(pkts, serverFIN(t, pkts, netip.MustParseAddrPort(first), 1863))
-	if err := capgen.WritePcap(&b, capgen.Ethernet, capgen.DefaultSnaplen, pkts); err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "halfclose.pcap")
-	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	path := writePackets(t, t.TempDir(), "halfclose.pcap", capgen.DefaultSnaplen, pkts)
 	for _, tt := range []struct {
 		args  []string
 		early bool
